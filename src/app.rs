@@ -1,0 +1,570 @@
+//! The application layer driver: detection (decode-as, content probes, port hints) and the
+//! pinned dissector of each flow. It receives the flow table's deliveries through
+//! [`FlowSink`] and owns the engine-side buffering of dissectors that need more bytes.
+
+use crate::dissect::{
+    spec_by_name, Ctx, DatagramDissector, Probe, ProbeInput, Progress, StreamDissector, REGISTRY,
+};
+use crate::flow::{Direction, FlowId, FlowNote, FlowSink, TransportKind};
+use crate::session::latency::LatencyBook;
+use crate::time::Timestamp;
+use crate::timeline::{Event, FieldValue, Timeline};
+use serde_json::Value;
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+
+/// Bytes per direction a TCP probe may look at before the flow is declared unknown.
+const PROBE_BYTES: usize = 8192;
+/// Datagrams a UDP flow is probed for before it is declared unknown.
+const PROBE_DATAGRAMS: u32 = 8;
+/// Bytes of a UDP datagram kept for the next probe.
+const PREV_KEEP: usize = 32;
+/// Most bytes kept for a dissector that asked for more before it is treated as a gap.
+const MAX_STASH: usize = 16 << 20;
+
+/// A `--decode-as` rule: this transport and port is this protocol.
+#[derive(Debug, Clone)]
+pub struct DecodeAs {
+    /// TCP or UDP.
+    pub transport: TransportKind,
+    /// Port on either side.
+    pub port: u16,
+    /// Registry index of the protocol.
+    pub spec: usize,
+}
+
+impl std::str::FromStr for DecodeAs {
+    type Err = String;
+    /// Parses `tcp:19350=rtmp` or `udp:40000=rtp`.
+    fn from_str(s: &str) -> Result<Self, String> {
+        let err = || {
+            format!("--decode-as wants TRANSPORT:PORT=PROTOCOL such as tcp:19350=rtmp, not {s:?}")
+        };
+        let (lhs, proto) = s.split_once('=').ok_or_else(err)?;
+        let (t, port) = lhs.split_once(':').ok_or_else(err)?;
+        let transport = match t.to_ascii_lowercase().as_str() {
+            "tcp" => TransportKind::Tcp,
+            "udp" => TransportKind::Udp,
+            _ => return Err(err()),
+        };
+        let port: u16 = port.parse().map_err(|_| err())?;
+        let name = proto.to_ascii_lowercase();
+        let (spec, s) = spec_by_name(&name).ok_or_else(|| {
+            let names: Vec<&str> = REGISTRY.iter().map(|s| s.name).collect();
+            format!(
+                "unknown protocol {proto:?} in --decode-as (known: {})",
+                names.join(", ")
+            )
+        })?;
+        if !s.runs_over(transport == TransportKind::Udp) {
+            return Err(format!(
+                "{} does not run over {}",
+                s.name,
+                transport.as_str()
+            ));
+        }
+        Ok(DecodeAs {
+            transport,
+            port,
+            spec,
+        })
+    }
+}
+
+struct Probing {
+    /// TCP: first bytes of each direction. UDP: unused.
+    buf: [Vec<u8>; 2],
+    /// TCP: the order in which the bytes arrived, for replay once a protocol matches.
+    log: Vec<(Direction, Timestamp, usize, usize)>,
+    /// UDP: the previous datagram's first bytes, per direction.
+    prev: [Vec<u8>; 2],
+    datagrams: u32,
+}
+
+struct Stream {
+    d: Box<dyn StreamDissector>,
+    stash: [Vec<u8>; 2],
+    need: [usize; 2],
+    failed: bool,
+}
+
+enum State {
+    Probing(Box<Probing>),
+    Stream(Box<Stream>),
+    Datagram(Box<dyn DatagramDissector>),
+    /// Labelled (or unknown) without a dissector.
+    Passive,
+    /// Ended; nothing is kept.
+    Done,
+}
+
+struct FlowApp {
+    state: State,
+    transport: TransportKind,
+    client: SocketAddr,
+    server: SocketAddr,
+    with_syn: bool,
+    spec: Option<usize>,
+    anomalies: u64,
+    ended: [bool; 2],
+}
+
+/// Application-layer state of every flow.
+pub struct AppLayer {
+    flows: Vec<FlowApp>,
+    decode_as: Vec<DecodeAs>,
+    /// Where events go.
+    pub timeline: Timeline,
+    /// Latency samples.
+    pub latency: LatencyBook,
+    /// Report entries per section, gathered as flows end.
+    pub sections: BTreeMap<&'static str, Vec<Value>>,
+    /// Flows whose protocol label changed since the engine last looked.
+    pub relabeled: Vec<(FlowId, &'static str, &'static str)>,
+    /// Whether secrets may be shown.
+    pub show_secrets: bool,
+    /// Dissectors that rejected their stream.
+    pub rejected: u64,
+}
+
+impl AppLayer {
+    /// A new application layer.
+    pub fn new(decode_as: Vec<DecodeAs>, timeline: Timeline, show_secrets: bool) -> Self {
+        AppLayer {
+            flows: Vec::new(),
+            decode_as,
+            timeline,
+            latency: LatencyBook::default(),
+            sections: BTreeMap::new(),
+            relabeled: Vec::new(),
+            show_secrets,
+            rejected: 0,
+        }
+    }
+
+    /// Anomalies raised on a flow.
+    pub fn anomalies(&self, flow: FlowId) -> u64 {
+        self.flows.get(flow as usize).map_or(0, |f| f.anomalies)
+    }
+
+    fn start(
+        &mut self,
+        flow: FlowId,
+        transport: TransportKind,
+        client: SocketAddr,
+        server: SocketAddr,
+        with_syn: bool,
+    ) {
+        let idx = flow as usize;
+        while self.flows.len() <= idx {
+            self.flows.push(FlowApp {
+                state: State::Done,
+                transport,
+                client,
+                server,
+                with_syn,
+                spec: None,
+                anomalies: 0,
+                ended: [false; 2],
+            });
+        }
+        let forced = self
+            .decode_as
+            .iter()
+            .find(|r| {
+                r.transport == transport && (r.port == server.port() || r.port == client.port())
+            })
+            .map(|r| r.spec);
+        let Some(f) = self.flows.get_mut(idx) else {
+            return;
+        };
+        *f = FlowApp {
+            state: State::Probing(Box::new(Probing {
+                buf: [Vec::new(), Vec::new()],
+                log: Vec::new(),
+                prev: [Vec::new(), Vec::new()],
+                datagrams: 0,
+            })),
+            transport,
+            client,
+            server,
+            with_syn,
+            spec: None,
+            anomalies: 0,
+            ended: [false; 2],
+        };
+        if let Some(spec) = forced {
+            self.pin(flow, spec, "decode-as");
+        }
+    }
+
+    /// Pins a flow to a protocol and creates its dissector.
+    fn pin(&mut self, flow: FlowId, spec: usize, how: &'static str) {
+        let Some(s) = REGISTRY.get(spec) else { return };
+        let Some(f) = self.flows.get_mut(flow as usize) else {
+            return;
+        };
+        f.spec = Some(spec);
+        f.state = match (f.transport, s.stream, s.datagram) {
+            (TransportKind::Tcp, Some(new), _) => State::Stream(Box::new(Stream {
+                d: new(),
+                stash: [Vec::new(), Vec::new()],
+                need: [0; 2],
+                failed: false,
+            })),
+            (TransportKind::Udp, _, Some(new)) => State::Datagram(new()),
+            _ => State::Passive,
+        };
+        self.relabeled.push((flow, s.name, how));
+    }
+
+    fn give_up(&mut self, flow: FlowId) {
+        let Some(f) = self.flows.get_mut(flow as usize) else {
+            return;
+        };
+        // A TCP connection joined mid-way may never show a recognisable start: fall back to
+        // the port hint, like Wireshark's port table.
+        let fallback = (f.transport == TransportKind::Tcp && !f.with_syn)
+            .then(|| {
+                REGISTRY
+                    .iter()
+                    .position(|s| s.runs_over(false) && (s.ports.contains(&f.server.port())))
+            })
+            .flatten();
+        match fallback {
+            Some(spec) => self.pin(flow, spec, "port"),
+            None => f.state = State::Passive,
+        }
+    }
+
+    fn probe_order(&self, flow: FlowId) -> Vec<usize> {
+        let Some(f) = self.flows.get(flow as usize) else {
+            return Vec::new();
+        };
+        let udp = f.transport == TransportKind::Udp;
+        let ports = [f.server.port(), f.client.port()];
+        let mut order: Vec<usize> = (0..REGISTRY.len())
+            .filter(|&i| REGISTRY.get(i).is_some_and(|s| s.runs_over(udp)))
+            .collect();
+        order.sort_by_key(|&i| {
+            !REGISTRY
+                .get(i)
+                .is_some_and(|s| s.ports.iter().any(|p| ports.contains(p)))
+        });
+        order
+    }
+
+    /// Feeds stream bytes to the flow's dissector with engine-side buffering.
+    fn feed(&mut self, flow: FlowId, dir: Direction, data: &[u8], ts: Timestamp) {
+        let show = self.show_secrets;
+        let Some(f) = self.flows.get_mut(flow as usize) else {
+            return;
+        };
+        let State::Stream(st) = &mut f.state else {
+            return;
+        };
+        if st.failed {
+            return;
+        }
+        let mut ctx = Ctx {
+            flow,
+            timeline: &mut self.timeline,
+            latency: &mut self.latency,
+            show_secrets: show,
+            anomalies: &mut f.anomalies,
+        };
+        let i = dir.index();
+        let result = if st.stash[i].is_empty() {
+            let r = st.d.on_data(&mut ctx, dir, data, ts);
+            if let Progress::NeedMore { consumed, needed } = &r {
+                st.stash[i].extend_from_slice(data.get(*consumed..).unwrap_or(&[]));
+                st.need[i] = *needed;
+            }
+            r
+        } else {
+            st.stash[i].extend_from_slice(data);
+            if st.stash[i].len() < st.need[i] {
+                if st.stash[i].len() > MAX_STASH {
+                    let dropped = st.stash[i].len() as u64;
+                    st.stash[i] = Vec::new();
+                    ctx.anomaly(
+                        "stream",
+                        ts,
+                        Some(dir),
+                        format!(
+                            "dissector waited for more than {} MiB; skipped {dropped} bytes",
+                            MAX_STASH >> 20
+                        ),
+                    );
+                    st.d.on_gap(&mut ctx, dir, dropped);
+                }
+                return;
+            }
+            let mut buf = std::mem::take(&mut st.stash[i]);
+            let r = st.d.on_data(&mut ctx, dir, &buf, ts);
+            match &r {
+                Progress::Done => buf.clear(),
+                Progress::NeedMore { consumed, needed } => {
+                    buf.drain(..(*consumed).min(buf.len()));
+                    st.need[i] = *needed;
+                }
+                Progress::Reject(_) => buf.clear(),
+            }
+            st.stash[i] = buf;
+            r
+        };
+        if let Progress::Reject(e) = result {
+            st.failed = true;
+            self.rejected += 1;
+            let name = f
+                .spec
+                .and_then(|s| REGISTRY.get(s))
+                .map_or("stream", |s| s.name);
+            ctx.anomaly(
+                name,
+                ts,
+                Some(dir),
+                format!("dissector gave up at offset {}: {}", e.offset, e.what),
+            );
+        }
+    }
+
+    /// Handles one UDP datagram of a flow.
+    pub fn datagram(&mut self, flow: FlowId, dir: Direction, data: &[u8], ts: Timestamp) {
+        let order = self.probe_order(flow);
+        let show = self.show_secrets;
+        let Some(f) = self.flows.get_mut(flow as usize) else {
+            return;
+        };
+        match &mut f.state {
+            State::Probing(p) => {
+                let i = dir.index();
+                let prev = (!p.prev[i].is_empty()).then_some(p.prev[i].as_slice());
+                let input = ProbeInput {
+                    dir,
+                    data,
+                    other: &[],
+                    prev,
+                    udp: true,
+                };
+                let hit = order.iter().copied().find(|&s| {
+                    REGISTRY
+                        .get(s)
+                        .is_some_and(|spec| (spec.probe)(&input) == Probe::Match)
+                });
+                p.prev[i].clear();
+                p.prev[i].extend_from_slice(data.get(..PREV_KEEP.min(data.len())).unwrap_or(&[]));
+                p.datagrams += 1;
+                let exhausted = p.datagrams >= PROBE_DATAGRAMS;
+                match hit {
+                    Some(spec) => {
+                        self.pin(flow, spec, "content");
+                        self.datagram_to_dissector(flow, dir, data, ts, show);
+                    }
+                    None if exhausted => self.give_up(flow),
+                    None => {}
+                }
+            }
+            State::Datagram(_) => self.datagram_to_dissector(flow, dir, data, ts, show),
+            _ => {}
+        }
+    }
+
+    fn datagram_to_dissector(
+        &mut self,
+        flow: FlowId,
+        dir: Direction,
+        data: &[u8],
+        ts: Timestamp,
+        show: bool,
+    ) {
+        let Some(f) = self.flows.get_mut(flow as usize) else {
+            return;
+        };
+        if let State::Datagram(d) = &mut f.state {
+            let mut ctx = Ctx {
+                flow,
+                timeline: &mut self.timeline,
+                latency: &mut self.latency,
+                show_secrets: show,
+                anomalies: &mut f.anomalies,
+            };
+            d.on_datagram(&mut ctx, dir, data, ts);
+        }
+    }
+
+    fn probe_stream(&mut self, flow: FlowId, dir: Direction, data: &[u8], ts: Timestamp) {
+        let order = self.probe_order(flow);
+        let Some(f) = self.flows.get_mut(flow as usize) else {
+            return;
+        };
+        let State::Probing(p) = &mut f.state else {
+            return;
+        };
+        let i = dir.index();
+        let room = PROBE_BYTES.saturating_sub(p.buf[i].len());
+        let take = data.len().min(room);
+        let start = p.buf[i].len();
+        p.buf[i].extend_from_slice(data.get(..take).unwrap_or(&[]));
+        p.log.push((dir, ts, start, start + take));
+        let overflow = take < data.len();
+        let mut need_more = false;
+        let mut hit = None;
+        for &s in &order {
+            let Some(spec) = REGISTRY.get(s) else {
+                continue;
+            };
+            let mut verdict = Probe::NoMatch;
+            for d in [Direction::C2S, Direction::S2C] {
+                let (mine, other) = (&p.buf[d.index()], &p.buf[d.flip().index()]);
+                if mine.is_empty() {
+                    continue;
+                }
+                match (spec.probe)(&ProbeInput {
+                    dir: d,
+                    data: mine,
+                    other,
+                    prev: None,
+                    udp: false,
+                }) {
+                    Probe::Match => verdict = Probe::Match,
+                    Probe::NeedMore if verdict != Probe::Match => verdict = Probe::NeedMore,
+                    _ => {}
+                }
+            }
+            match verdict {
+                Probe::Match => {
+                    hit = Some(s);
+                    break;
+                }
+                Probe::NeedMore => need_more = true,
+                Probe::NoMatch => {}
+            }
+        }
+        if let Some(spec) = hit {
+            let State::Probing(p) = std::mem::replace(&mut f.state, State::Passive) else {
+                return;
+            };
+            self.pin(flow, spec, "content");
+            // Replay what the probes saw, in arrival order, then the rest of this chunk.
+            for &(d, t, a, b) in &p.log {
+                if let Some(bytes) = p.buf[d.index()].get(a..b) {
+                    self.feed(flow, d, bytes, t);
+                }
+            }
+            if overflow {
+                self.feed(flow, dir, data.get(take..).unwrap_or(&[]), ts);
+            }
+        } else if !need_more || (p.buf[0].len() >= PROBE_BYTES || p.buf[1].len() >= PROBE_BYTES) {
+            self.give_up(flow);
+        }
+    }
+}
+
+impl FlowSink for AppLayer {
+    fn data(&mut self, flow: FlowId, dir: Direction, data: &[u8], ts: Timestamp) {
+        match self.flows.get(flow as usize).map(|f| &f.state) {
+            Some(State::Probing(_)) => self.probe_stream(flow, dir, data, ts),
+            Some(State::Stream(_)) => self.feed(flow, dir, data, ts),
+            _ => {}
+        }
+    }
+
+    fn gap(&mut self, flow: FlowId, dir: Direction, len: u64) {
+        let show = self.show_secrets;
+        let Some(f) = self.flows.get_mut(flow as usize) else {
+            return;
+        };
+        match &mut f.state {
+            State::Probing(p) => {
+                // What was buffered no longer lines up with what follows: probe afresh.
+                p.buf[dir.index()].clear();
+                p.log.retain(|(d, ..)| *d != dir);
+            }
+            State::Stream(st) => {
+                st.stash[dir.index()].clear();
+                st.need[dir.index()] = 0;
+                let mut ctx = Ctx {
+                    flow,
+                    timeline: &mut self.timeline,
+                    latency: &mut self.latency,
+                    show_secrets: show,
+                    anomalies: &mut f.anomalies,
+                };
+                st.d.on_gap(&mut ctx, dir, len);
+            }
+            _ => {}
+        }
+    }
+
+    fn end(&mut self, flow: FlowId, dir: Direction, ts: Timestamp) {
+        let show = self.show_secrets;
+        let Some(f) = self.flows.get_mut(flow as usize) else {
+            return;
+        };
+        if f.ended[dir.index()] {
+            return;
+        }
+        f.ended[dir.index()] = true;
+        let both = f.ended[0] && f.ended[1];
+        let mut ctx = Ctx {
+            flow,
+            timeline: &mut self.timeline,
+            latency: &mut self.latency,
+            show_secrets: show,
+            anomalies: &mut f.anomalies,
+        };
+        match &mut f.state {
+            State::Stream(st) => st.d.on_end(&mut ctx, dir, ts),
+            State::Datagram(d) if both => d.on_end(&mut ctx, ts),
+            _ => {}
+        }
+        if both {
+            let section = f.spec.and_then(|s| REGISTRY.get(s)).map(|s| s.section);
+            let entries = match &f.state {
+                State::Stream(st) => st.d.report(flow, show),
+                State::Datagram(d) => d.report(flow, show),
+                _ => Vec::new(),
+            };
+            if let Some(section) = section {
+                if !entries.is_empty() {
+                    self.sections.entry(section).or_default().extend(entries);
+                }
+            }
+            f.state = State::Done;
+        }
+    }
+
+    fn note(&mut self, flow: FlowId, dir: Direction, ts: Timestamp, note: FlowNote) {
+        match note {
+            FlowNote::Started {
+                transport,
+                client,
+                server,
+                with_syn,
+            } => {
+                self.start(flow, transport, client, server, with_syn);
+                let proto = transport.as_str();
+                self.timeline.push(
+                    Event::new(ts, Some(flow), proto, "flow.start", Some(dir))
+                        .with("client", FieldValue::Str(crate::report::addr(client)))
+                        .with("server", FieldValue::Str(crate::report::addr(server))),
+                );
+            }
+            FlowNote::Handshake(ms) => {
+                self.latency.add("tcp", "handshake_rtt_ms", ms);
+                self.timeline.push(
+                    Event::new(ts, Some(flow), "tcp", "tcp.handshake", Some(dir)).latency(ms),
+                );
+            }
+            FlowNote::Closed => {
+                self.timeline
+                    .push(Event::new(ts, Some(flow), "tcp", "tcp.close", Some(dir)))
+            }
+            FlowNote::Reset => {
+                self.timeline
+                    .push(Event::new(ts, Some(flow), "tcp", "tcp.reset", Some(dir)))
+            }
+        }
+    }
+}

@@ -1,0 +1,289 @@
+//! Command-line interface: argument parsing and the headless run modes.
+
+use crate::app::DecodeAs;
+use crate::capture::{self, CaptureError, RawPacket, SourceSummary};
+use crate::engine::{Config, Engine};
+use crate::timeline::Timeline;
+use clap::{Parser, ValueEnum};
+use std::io::{IsTerminal, Write};
+use std::ops::ControlFlow;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+/// Report formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ReportFormat {
+    /// One JSON object (see the report contract).
+    Json,
+    /// A human-readable summary.
+    Text,
+}
+
+/// streamscope: see what streaming protocols really do on the wire.
+#[derive(Debug, Parser)]
+#[command(name = "streamscope", version, about, long_about = None)]
+pub struct Args {
+    /// A pcap or pcapng file to read (`-` for standard input).
+    #[arg(value_name = "FILE", conflicts_with = "interface")]
+    pub file: Option<String>,
+    /// Capture live on this interface (`any` for all).
+    #[arg(short = 'i', long = "interface", value_name = "IFACE")]
+    pub interface: Option<String>,
+    /// BPF capture filter for live capture.
+    #[arg(
+        short = 'f',
+        long = "filter",
+        value_name = "BPF",
+        requires = "interface"
+    )]
+    pub filter: Option<String>,
+    /// Save the live capture to a pcapng file.
+    #[arg(
+        short = 'w',
+        long = "write",
+        value_name = "OUT.pcapng",
+        requires = "interface"
+    )]
+    pub write: Option<String>,
+    /// Stop a live capture after this many seconds.
+    #[arg(long, value_name = "SECONDS")]
+    pub duration: Option<f64>,
+    /// Stop after this many packets.
+    #[arg(short = 'c', long, value_name = "N")]
+    pub count: Option<u64>,
+    /// List capture interfaces and exit.
+    #[arg(short = 'D', long = "list-interfaces")]
+    pub list_interfaces: bool,
+    /// Print a report instead of opening the UI.
+    #[arg(long, value_enum, value_name = "FORMAT")]
+    pub report: Option<ReportFormat>,
+    /// Print the event timeline as NDJSON.
+    #[arg(long)]
+    pub events: bool,
+    /// Decode a port as a protocol, e.g. tcp:19350=rtmp (repeatable).
+    #[arg(long = "decode-as", value_name = "T:PORT=PROTO")]
+    pub decode_as: Vec<DecodeAs>,
+    /// Show secrets (stream keys, credentials) instead of masking them.
+    #[arg(long)]
+    pub show_secrets: bool,
+    /// UDP flows idle this long (capture time) end.
+    #[arg(long, value_name = "SECONDS", default_value_t = 300)]
+    pub udp_timeout: u64,
+    /// Most flows tracked.
+    #[arg(long, value_name = "N", default_value_t = 500_000)]
+    pub max_flows: usize,
+    /// Most events kept in memory.
+    #[arg(long, value_name = "N", default_value_t = 200_000)]
+    pub max_events: usize,
+    /// Bytes captured per packet (live).
+    #[arg(long, value_name = "BYTES", default_value_t = 262_144)]
+    pub snaplen: i32,
+    /// No progress output on stderr.
+    #[arg(short = 'q', long)]
+    pub quiet: bool,
+}
+
+/// Exit status for usage and input errors.
+pub const EXIT_INPUT: i32 = 2;
+
+fn config(args: &Args) -> Config {
+    let mut cfg = Config::default();
+    cfg.flows.udp_timeout_secs = args.udp_timeout;
+    cfg.flows.max_flows = args.max_flows.max(1);
+    cfg.max_events = args.max_events;
+    cfg.decode_as = args.decode_as.clone();
+    cfg.show_secrets = args.show_secrets;
+    cfg
+}
+
+/// Runs the program; returns the exit status.
+pub fn run(args: Args) -> i32 {
+    if args.list_interfaces {
+        return list_interfaces();
+    }
+    let stop = Arc::new(AtomicBool::new(false));
+    {
+        let stop = stop.clone();
+        // A second Ctrl-C falls through to the default handler.
+        let _ = ctrlc::set_handler(move || {
+            if stop.swap(true, Ordering::SeqCst) {
+                std::process::exit(130);
+            }
+        });
+    }
+    let cfg = config(&args);
+    let mut engine = if args.events {
+        let out: Box<dyn Write + Send> = Box::new(std::io::BufWriter::with_capacity(
+            1 << 16,
+            std::io::stdout(),
+        ));
+        Engine::with_timeline(cfg, Timeline::streaming(out))
+    } else {
+        Engine::new(cfg)
+    };
+    let limit = args.count;
+    let progress = !args.quiet && std::io::stderr().is_terminal();
+    let mut reporter = Progress::new(progress, args.file.as_deref());
+    let on_packet = |p: &RawPacket<'_>| {
+        engine.process(p);
+        reporter.tick(engine.capture.packets);
+        if stop.load(Ordering::Relaxed) || limit.is_some_and(|n| engine.capture.packets >= n) {
+            ControlFlow::Break(())
+        } else {
+            ControlFlow::Continue(())
+        }
+    };
+    let result = match (&args.file, &args.interface) {
+        (Some(path), _) => capture::file::read_path(path, on_packet),
+        (None, Some(iface)) => live(&args, iface, stop.clone(), on_packet),
+        (None, None) => {
+            eprintln!("streamscope: give a capture file (or - for stdin), or -i IFACE to capture live; see --help");
+            return EXIT_INPUT;
+        }
+    };
+    reporter.done();
+    let source = match result {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("streamscope: {e}");
+            return EXIT_INPUT;
+        }
+    };
+    engine.finish();
+    if let Some(w) = &source.warning {
+        eprintln!("streamscope: warning: {w}");
+    }
+    if args.events {
+        if let Some(e) = &engine.app.timeline.stream_error {
+            if !e.contains("Broken pipe") {
+                eprintln!("streamscope: writing events failed: {e}");
+            }
+        }
+        return 0;
+    }
+    let format = args.report.unwrap_or(ReportFormat::Text);
+    if args.report.is_none() && std::io::stdout().is_terminal() && !args.quiet {
+        eprintln!("streamscope: the terminal UI is not available yet; printing the text report (use --report json|text or --events)");
+    }
+    let out = match format {
+        ReportFormat::Json => {
+            let mut s = crate::report::json::build(&engine, &source).to_string();
+            s.push('\n');
+            s
+        }
+        ReportFormat::Text => crate::report::text::render(&engine, &source),
+    };
+    let mut stdout = std::io::stdout().lock();
+    let _ = stdout.write_all(out.as_bytes());
+    let _ = stdout.flush();
+    0
+}
+
+#[cfg(feature = "live")]
+fn live(
+    args: &Args,
+    iface: &str,
+    stop: Arc<AtomicBool>,
+    on_packet: impl FnMut(&RawPacket<'_>) -> ControlFlow<()>,
+) -> Result<SourceSummary, CaptureError> {
+    let opts = capture::live::LiveOptions {
+        iface: iface.to_string(),
+        filter: args.filter.clone(),
+        write: args.write.clone(),
+        duration: args.duration,
+        count: args.count,
+        snaplen: args.snaplen,
+        buffer_mib: 32,
+    };
+    capture::live::capture(&opts, stop, on_packet)
+}
+
+#[cfg(not(feature = "live"))]
+fn live(
+    _args: &Args,
+    _iface: &str,
+    _stop: Arc<AtomicBool>,
+    _on_packet: impl FnMut(&RawPacket<'_>) -> ControlFlow<()>,
+) -> Result<SourceSummary, CaptureError> {
+    Err(CaptureError::Live(
+        "this build has no live capture (built without the `live` feature)".into(),
+    ))
+}
+
+#[cfg(feature = "live")]
+fn list_interfaces() -> i32 {
+    match capture::live::list_interfaces() {
+        Ok(list) => {
+            for (i, (name, desc)) in list.iter().enumerate() {
+                match desc {
+                    Some(d) => println!("{}. {name} ({d})", i + 1),
+                    None => println!("{}. {name}", i + 1),
+                }
+            }
+            0
+        }
+        Err(e) => {
+            eprintln!("streamscope: {e}");
+            EXIT_INPUT
+        }
+    }
+}
+
+#[cfg(not(feature = "live"))]
+fn list_interfaces() -> i32 {
+    eprintln!("streamscope: this build has no live capture (built without the `live` feature)");
+    EXIT_INPUT
+}
+
+/// Progress on stderr for large inputs, when stderr is a terminal.
+struct Progress {
+    enabled: bool,
+    total: Option<u64>,
+    started: std::time::Instant,
+    last: std::time::Instant,
+    shown: bool,
+}
+
+impl Progress {
+    fn new(enabled: bool, path: Option<&str>) -> Self {
+        let total = path
+            .filter(|p| *p != "-")
+            .and_then(|p| std::fs::metadata(p).ok())
+            .map(|m| m.len());
+        let now = std::time::Instant::now();
+        Progress {
+            enabled,
+            total,
+            started: now,
+            last: now,
+            shown: false,
+        }
+    }
+
+    fn tick(&mut self, packets: u64) {
+        if !self.enabled || packets % 65_536 != 0 {
+            return;
+        }
+        let now = std::time::Instant::now();
+        if now.duration_since(self.last).as_millis() < 250
+            || now.duration_since(self.started).as_millis() < 500
+        {
+            return;
+        }
+        self.last = now;
+        self.shown = true;
+        let total = self
+            .total
+            .map_or(String::new(), |t| format!(" of {:.1} MB", t as f64 / 1e6));
+        eprint!(
+            "\rstreamscope: {packets} packets read{total}, {:.1} s   ",
+            now.duration_since(self.started).as_secs_f64()
+        );
+    }
+
+    fn done(&mut self) {
+        if self.shown {
+            eprintln!();
+        }
+    }
+}

@@ -1,0 +1,315 @@
+//! Protocol dissectors and their registry. Each protocol lives in its own module with the
+//! same shape: a content probe that never panics, and (as each protocol lands) a dissector
+//! producing typed events. Adding a protocol is one module and one line in [`REGISTRY`].
+
+pub mod dtls;
+pub mod http;
+pub mod quic;
+pub mod rtmp;
+pub mod rtp;
+pub mod rtsp;
+pub mod sip;
+pub mod stun;
+pub mod tls;
+
+use crate::flow::{Direction, FlowId};
+use crate::session::latency::LatencyBook;
+use crate::time::Timestamp;
+use crate::timeline::{Event, Timeline};
+
+/// What a probe concludes from the bytes seen so far.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Probe {
+    /// The bytes are this protocol.
+    Match,
+    /// The bytes are not this protocol.
+    NoMatch,
+    /// Not enough bytes to tell.
+    NeedMore,
+}
+
+/// What a probe looks at.
+#[derive(Debug, Clone, Copy)]
+pub struct ProbeInput<'a> {
+    /// Direction of `data`.
+    pub dir: Direction,
+    /// TCP: the first bytes of this direction; UDP: this datagram.
+    pub data: &'a [u8],
+    /// TCP: the first bytes of the other direction; UDP: empty.
+    pub other: &'a [u8],
+    /// UDP: the previous datagram in the same direction (its first bytes), if any.
+    pub prev: Option<&'a [u8]>,
+    /// Whether the flow is UDP.
+    pub udp: bool,
+}
+
+/// A dissector's answer to a chunk of stream bytes (Suricata's app-layer convention).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Progress {
+    /// Everything given was consumed.
+    Done,
+    /// `consumed` bytes were used; call again once `needed` bytes (counted from the first
+    /// unconsumed byte) are available.
+    NeedMore {
+        /// Bytes consumed from the start of the data given.
+        consumed: usize,
+        /// Bytes needed from the first unconsumed byte.
+        needed: usize,
+    },
+    /// The stream is not (or no longer) this protocol; the dissector is dropped.
+    Reject(DissectError),
+}
+
+/// Why a dissector gave up, with where.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DissectError {
+    /// Offset in the data given.
+    pub offset: usize,
+    /// What was wrong.
+    pub what: String,
+}
+
+/// What a dissector may touch while it works: its flow's id, the timeline and the latency book.
+pub struct Ctx<'a> {
+    /// The flow being dissected.
+    pub flow: FlowId,
+    /// Where events go.
+    pub timeline: &'a mut Timeline,
+    /// Where latency samples go.
+    pub latency: &'a mut LatencyBook,
+    /// Whether secrets (stream keys, credentials) may be shown.
+    pub show_secrets: bool,
+    /// Anomalies raised so far on this flow (incremented by [`Ctx::anomaly`]).
+    pub anomalies: &'a mut u64,
+}
+
+impl Ctx<'_> {
+    /// Emits an event.
+    pub fn emit(&mut self, ev: Event) {
+        self.timeline.push(ev);
+    }
+
+    /// Emits an anomaly event (`<protocol>.anomaly`) and counts it on the flow.
+    pub fn anomaly(
+        &mut self,
+        protocol: &'static str,
+        ts: Timestamp,
+        dir: Option<Direction>,
+        what: String,
+    ) {
+        *self.anomalies += 1;
+        let ev = Event::new(ts, Some(self.flow), protocol, "anomaly", dir)
+            .with("what", crate::timeline::FieldValue::Str(what));
+        self.timeline.push(ev);
+    }
+}
+
+/// A dissector of one TCP connection, fed the in-order bytes of each direction.
+pub trait StreamDissector: Send {
+    /// New in-order bytes of one direction; `ts` is the capture time of the segment that
+    /// carried the last of them.
+    fn on_data(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        dir: Direction,
+        data: &[u8],
+        ts: Timestamp,
+    ) -> Progress;
+    /// `len` bytes of one direction were never captured: resynchronise.
+    fn on_gap(&mut self, _ctx: &mut Ctx<'_>, _dir: Direction, _len: u64) {}
+    /// The direction ended.
+    fn on_end(&mut self, _ctx: &mut Ctx<'_>, _dir: Direction, _ts: Timestamp) {}
+    /// This connection's entries for the report section named by the registry.
+    fn report(&self, _flow: FlowId, _show_secrets: bool) -> Vec<serde_json::Value> {
+        Vec::new()
+    }
+    /// A one-line summary for the flows view (e.g. `publish live/****`).
+    fn headline(&self) -> Option<String> {
+        None
+    }
+}
+
+/// A dissector of one UDP flow, fed one datagram at a time.
+pub trait DatagramDissector: Send {
+    /// One datagram.
+    fn on_datagram(&mut self, ctx: &mut Ctx<'_>, dir: Direction, data: &[u8], ts: Timestamp);
+    /// The flow ended.
+    fn on_end(&mut self, _ctx: &mut Ctx<'_>, _ts: Timestamp) {}
+    /// This flow's entries for the report section named by the registry.
+    fn report(&self, _flow: FlowId, _show_secrets: bool) -> Vec<serde_json::Value> {
+        Vec::new()
+    }
+    /// A one-line summary for the flows view.
+    fn headline(&self) -> Option<String> {
+        None
+    }
+}
+
+/// Which transports a protocol runs over.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Over {
+    /// TCP only.
+    Tcp,
+    /// UDP only.
+    Udp,
+    /// Either.
+    Both,
+}
+
+/// One protocol in the registry.
+pub struct ProtocolSpec {
+    /// Lower-case name used in reports and `--decode-as`.
+    pub name: &'static str,
+    /// Transports it runs over.
+    pub over: Over,
+    /// Well-known ports: a hint for probe order and orientation, never a verdict.
+    pub ports: &'static [u16],
+    /// The content probe; must never panic.
+    pub probe: fn(&ProbeInput<'_>) -> Probe,
+    /// Creates a TCP dissector, once the protocol has one.
+    pub stream: Option<fn() -> Box<dyn StreamDissector>>,
+    /// Creates a UDP dissector, once the protocol has one.
+    pub datagram: Option<fn() -> Box<dyn DatagramDissector>>,
+    /// The report section its dissector fills.
+    pub section: &'static str,
+}
+
+impl ProtocolSpec {
+    /// Whether it can run over TCP (`udp == false`) or UDP.
+    pub fn runs_over(&self, udp: bool) -> bool {
+        matches!(
+            (self.over, udp),
+            (Over::Both, _) | (Over::Tcp, false) | (Over::Udp, true)
+        )
+    }
+}
+
+/// Every protocol streamscope recognises, in probe order (strict probes first).
+pub static REGISTRY: &[ProtocolSpec] = &[
+    rtmp::SPEC,
+    rtsp::SPEC,
+    sip::SPEC,
+    http::SPEC,
+    tls::SPEC,
+    stun::SPEC,
+    dtls::SPEC,
+    quic::SPEC,
+    rtp::RTCP_SPEC,
+    rtp::RTP_SPEC,
+];
+
+/// Looks a protocol up by name.
+pub fn spec_by_name(name: &str) -> Option<(usize, &'static ProtocolSpec)> {
+    REGISTRY.iter().enumerate().find(|(_, s)| s.name == name)
+}
+
+/// Whether some protocol lists `port` as its well-known port, or it is below 1024.
+pub fn is_service_port(port: u16) -> bool {
+    port < 1024 || REGISTRY.iter().any(|s| s.ports.contains(&port))
+}
+
+/// Reads a big-endian u16 at `at`, if present.
+pub(crate) fn be16(b: &[u8], at: usize) -> Option<u16> {
+    Some(u16::from_be_bytes([*b.get(at)?, *b.get(at + 1)?]))
+}
+
+/// Reads a big-endian u32 at `at`, if present.
+pub(crate) fn be32(b: &[u8], at: usize) -> Option<u32> {
+    Some(u32::from_be_bytes([
+        *b.get(at)?,
+        *b.get(at + 1)?,
+        *b.get(at + 2)?,
+        *b.get(at + 3)?,
+    ]))
+}
+
+/// Probe helper for text protocols: the first line (without CR LF) once complete, `None`
+/// while incomplete; gives up after `max` bytes.
+pub(crate) fn first_line(data: &[u8], max: usize) -> Result<Option<&[u8]>, ()> {
+    match memchr::memchr(b'\n', data) {
+        Some(i) => {
+            let line = data.get(..i).unwrap_or(&[]);
+            Ok(Some(line.strip_suffix(b"\r").unwrap_or(line)))
+        }
+        None if data.len() >= max => Err(()),
+        None => Ok(None),
+    }
+}
+
+/// Probe helper for text protocols: a request line `METHOD SP target SP VERSION` whose
+/// method is in `methods` and whose version starts with `version`, or a status line starting
+/// with `version`.
+pub(crate) fn probe_text(data: &[u8], methods: &[&str], version: &[u8]) -> Probe {
+    // Decide early on the first bytes where possible.
+    let starts_ok = methods.iter().any(|m| {
+        let m = m.as_bytes();
+        let n = m.len().min(data.len());
+        data.get(..n) == m.get(..n)
+    }) || {
+        let n = version.len().min(data.len());
+        data.get(..n) == version.get(..n)
+    };
+    if !starts_ok {
+        return Probe::NoMatch;
+    }
+    let line = match first_line(data, 4096) {
+        Ok(Some(l)) => l,
+        Ok(None) => return Probe::NeedMore,
+        Err(()) => return Probe::NoMatch,
+    };
+    if line.starts_with(version) {
+        // Status line: VERSION SP 3DIGIT
+        let code = line.get(version.len()..).unwrap_or(&[]);
+        let ok = code
+            .iter()
+            .position(|&b| b == b' ')
+            .and_then(|sp| code.get(sp + 1..sp + 4))
+            .is_some_and(|d| d.iter().all(u8::is_ascii_digit));
+        return if ok { Probe::Match } else { Probe::NoMatch };
+    }
+    let mut parts = line.split(|&b| b == b' ');
+    let (Some(m), Some(target), Some(v), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return Probe::NoMatch;
+    };
+    let known = methods.iter().any(|x| x.as_bytes() == m);
+    if known && !target.is_empty() && v.starts_with(version) {
+        Probe::Match
+    } else {
+        Probe::NoMatch
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn registry_names_are_unique_and_lower_case() {
+        for (i, s) in REGISTRY.iter().enumerate() {
+            assert_eq!(s.name, s.name.to_lowercase());
+            assert!(REGISTRY.iter().skip(i + 1).all(|o| o.name != s.name));
+        }
+    }
+
+    #[test]
+    fn text_probe() {
+        let m = ["GET", "POST"];
+        assert_eq!(
+            probe_text(b"GET /x HTTP/1.1\r\n", &m, b"HTTP/1."),
+            Probe::Match
+        );
+        assert_eq!(probe_text(b"GE", &m, b"HTTP/1."), Probe::NeedMore);
+        assert_eq!(probe_text(b"GET /x HT", &m, b"HTTP/1."), Probe::NeedMore);
+        assert_eq!(
+            probe_text(b"GET /x FTP\r\n", &m, b"HTTP/1."),
+            Probe::NoMatch
+        );
+        assert_eq!(
+            probe_text(b"HTTP/1.1 200 OK\r\n", &m, b"HTTP/1."),
+            Probe::Match
+        );
+        assert_eq!(probe_text(b"\x16\x03\x01", &m, b"HTTP/1."), Probe::NoMatch);
+    }
+}

@@ -1,0 +1,103 @@
+//! `--report json`: one JSON object (report contract: `capture`, `flows`, `latency`, and each
+//! protocol's section once its dissector lands).
+
+use super::{addr, json_ms, json_ts};
+use crate::capture::SourceSummary;
+use crate::engine::Engine;
+use crate::flow::FlowRecord;
+use serde_json::{json, Map, Value};
+
+/// Builds the whole report.
+pub fn build(engine: &Engine, source: &SourceSummary) -> Value {
+    let c = &engine.capture;
+    let link_type = match c.link_types.as_slice() {
+        [] => source
+            .link_types
+            .first()
+            .map(|l| l.name())
+            .map(Value::from)
+            .unwrap_or(Value::Null),
+        [one] => Value::from(one.name()),
+        many => Value::from(many.iter().map(|l| l.name()).collect::<Vec<_>>().join(",")),
+    };
+    let mut capture = json!({
+        "format": source.format,
+        "packets": c.packets,
+        "bytes": c.bytes,
+        "captured_bytes": c.captured_bytes,
+        "first_ts": c.first_ts.map(json_ts).unwrap_or(Value::Null),
+        "last_ts": c.last_ts.map(json_ts).unwrap_or(Value::Null),
+        "link_type": link_type,
+        "malformed": c.malformed,
+        "truncated": c.truncated,
+        "non_ip": c.non_ip,
+        "other_transport": c.other_transport,
+        "unsupported_link": c.unsupported_link,
+        "time_went_back": c.time_went_back,
+        "ip_fragments": engine.defrag.stats,
+        "flow_table": engine.flows.stats,
+        "events": engine.app.timeline.total,
+        "events_dropped": engine.app.timeline.dropped,
+        "malformed_samples": c.malformed_samples,
+        "warning": source.warning,
+    });
+    if let (Some(obj), true) = (capture.as_object_mut(), source.format == "live") {
+        obj.insert("kernel_dropped".into(), json!(source.kernel_dropped));
+        obj.insert("if_dropped".into(), json!(source.if_dropped));
+        obj.insert("channel_dropped".into(), json!(source.channel_dropped));
+    }
+    let flows: Vec<Value> = engine
+        .flows
+        .records()
+        .iter()
+        .map(|r| flow_json(r, engine.app.anomalies(r.id)))
+        .collect();
+    let mut out = Map::new();
+    out.insert("capture".into(), capture);
+    out.insert("flows".into(), Value::Array(flows));
+    for (section, entries) in &engine.app.sections {
+        let mut v = entries.clone();
+        v.sort_by_key(|e| e.get("flow").and_then(Value::as_u64).unwrap_or(u64::MAX));
+        out.insert((*section).into(), Value::Array(v));
+    }
+    out.insert("latency".into(), engine.app.latency.to_json());
+    Value::Object(out)
+}
+
+/// One flow as the contract describes it.
+pub fn flow_json(r: &FlowRecord, anomalies: u64) -> Value {
+    let mut v = json!({
+        "id": r.id,
+        "transport": r.transport.as_str(),
+        "client": addr(r.client),
+        "server": addr(r.server),
+        "protocol": r.protocol,
+        "detected_by": r.detected_by,
+        "packets_c2s": r.dirs[0].packets,
+        "packets_s2c": r.dirs[1].packets,
+        "bytes_c2s": r.dirs[0].bytes,
+        "bytes_s2c": r.dirs[1].bytes,
+        "first_ts": json_ts(r.first_ts),
+        "last_ts": json_ts(r.last_ts),
+        "anomalies": anomalies,
+    });
+    if let (Some(t), Some(obj)) = (&r.tcp, v.as_object_mut()) {
+        obj.insert(
+            "tcp".into(),
+            json!({
+                "handshake_rtt_ms": t.handshake_rtt_ms.map(json_ms).unwrap_or(Value::Null),
+                "retransmissions": t.retransmissions,
+                "out_of_order": t.out_of_order,
+                "overlaps": t.overlaps,
+                "zero_window": t.zero_window,
+                "gaps": t.gaps,
+                "reassembly_cap_drops": t.reassembly_cap_drops,
+                "midstream": t.midstream,
+                "fin_c2s": t.fin[0],
+                "fin_s2c": t.fin[1],
+                "rst": t.rst,
+            }),
+        );
+    }
+    v
+}

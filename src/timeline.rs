@@ -1,0 +1,191 @@
+//! Events and the timeline store. Dissectors and the flow table emit [`Event`]s in capture
+//! order; the store keeps them (up to a cap, counting what it had to drop) or streams them out
+//! as NDJSON for `--events`.
+
+use crate::flow::{Direction, FlowId};
+use crate::time::Timestamp;
+use serde_json::{Map, Value};
+use std::io::Write;
+
+/// One typed field value of an event.
+#[derive(Debug, Clone, PartialEq)]
+pub enum FieldValue {
+    /// Unsigned integer.
+    U64(u64),
+    /// Signed integer.
+    I64(i64),
+    /// Floating point (durations in ms, rates…).
+    F64(f64),
+    /// Text.
+    Str(String),
+    /// Flag.
+    Bool(bool),
+    /// Structured value (lists, nested objects).
+    Json(Value),
+}
+
+impl FieldValue {
+    /// The value as JSON.
+    pub fn to_json(&self) -> Value {
+        match self {
+            FieldValue::U64(v) => Value::from(*v),
+            FieldValue::I64(v) => Value::from(*v),
+            FieldValue::F64(v) => crate::report::json_ms(*v),
+            FieldValue::Str(s) => Value::from(s.as_str()),
+            FieldValue::Bool(b) => Value::from(*b),
+            FieldValue::Json(v) => v.clone(),
+        }
+    }
+}
+
+/// Something that happened at a capture time on a flow.
+#[derive(Debug, Clone)]
+pub struct Event {
+    /// Capture time of the packet that completed the event.
+    pub ts: Timestamp,
+    /// The flow, when the event belongs to one.
+    pub flow: Option<FlowId>,
+    /// Protocol that produced the event (`tcp`, `udp`, `rtmp`, …).
+    pub protocol: &'static str,
+    /// Dotted event name (`tcp.handshake`, `rtmp.command.connect`, …).
+    pub name: &'static str,
+    /// Direction of the packet, when it has one.
+    pub dir: Option<Direction>,
+    /// A latency measured at this event, in ms.
+    pub latency_ms: Option<f64>,
+    /// The event's own fields, in order.
+    pub fields: Vec<(&'static str, FieldValue)>,
+}
+
+impl Event {
+    /// A new event without fields.
+    pub fn new(
+        ts: Timestamp,
+        flow: Option<FlowId>,
+        protocol: &'static str,
+        name: &'static str,
+        dir: Option<Direction>,
+    ) -> Self {
+        Event {
+            ts,
+            flow,
+            protocol,
+            name,
+            dir,
+            latency_ms: None,
+            fields: Vec::new(),
+        }
+    }
+
+    /// Adds a field.
+    pub fn with(mut self, key: &'static str, value: FieldValue) -> Self {
+        self.fields.push((key, value));
+        self
+    }
+
+    /// Sets the latency measured at this event.
+    pub fn latency(mut self, ms: f64) -> Self {
+        self.latency_ms = Some(ms);
+        self
+    }
+
+    /// The event as one JSON object, as `--events` prints it.
+    pub fn to_json(&self) -> Value {
+        let mut m = Map::new();
+        m.insert("ts".into(), crate::report::json_ts(self.ts));
+        m.insert(
+            "flow".into(),
+            self.flow.map(Value::from).unwrap_or(Value::Null),
+        );
+        m.insert("protocol".into(), Value::from(self.protocol));
+        m.insert("event".into(), Value::from(self.name));
+        m.insert(
+            "dir".into(),
+            self.dir
+                .map(|d| Value::from(d.as_str()))
+                .unwrap_or(Value::Null),
+        );
+        if let Some(l) = self.latency_ms {
+            m.insert("latency_ms".into(), crate::report::json_ms(l));
+        }
+        for (k, v) in &self.fields {
+            m.insert((*k).into(), v.to_json());
+        }
+        Value::Object(m)
+    }
+}
+
+/// Where events go.
+pub struct Timeline {
+    kept: Vec<Event>,
+    cap: usize,
+    /// Events not kept because the cap was reached.
+    pub dropped: u64,
+    /// Events emitted in all.
+    pub total: u64,
+    stream: Option<Box<dyn Write + Send>>,
+    /// Set when writing the stream failed (e.g. a closed pipe); later events are not written.
+    pub stream_error: Option<String>,
+}
+
+impl Timeline {
+    /// A store that keeps up to `cap` events in memory.
+    pub fn new(cap: usize) -> Self {
+        Timeline {
+            kept: Vec::new(),
+            cap,
+            dropped: 0,
+            total: 0,
+            stream: None,
+            stream_error: None,
+        }
+    }
+
+    /// A timeline that writes every event as an NDJSON line and keeps none.
+    pub fn streaming(out: Box<dyn Write + Send>) -> Self {
+        Timeline {
+            kept: Vec::new(),
+            cap: 0,
+            dropped: 0,
+            total: 0,
+            stream: Some(out),
+            stream_error: None,
+        }
+    }
+
+    /// Adds an event.
+    pub fn push(&mut self, ev: Event) {
+        self.total += 1;
+        if let Some(out) = self.stream.as_mut() {
+            if self.stream_error.is_none() {
+                let line = ev.to_json().to_string();
+                if let Err(e) = out
+                    .write_all(line.as_bytes())
+                    .and_then(|_| out.write_all(b"\n"))
+                {
+                    self.stream_error = Some(e.to_string());
+                }
+            }
+            return;
+        }
+        if self.kept.len() < self.cap {
+            self.kept.push(ev);
+        } else {
+            self.dropped += 1;
+        }
+    }
+
+    /// The events kept, in capture order.
+    pub fn events(&self) -> &[Event] {
+        &self.kept
+    }
+
+    /// Flushes the NDJSON stream, if any.
+    pub fn flush(&mut self) {
+        if let Some(out) = self.stream.as_mut() {
+            if let Err(e) = out.flush() {
+                self.stream_error.get_or_insert(e.to_string());
+            }
+        }
+    }
+}

@@ -2,9 +2,7 @@
 //! pinned dissector of each flow. It receives the flow table's deliveries through
 //! [`FlowSink`] and owns the engine-side buffering of dissectors that need more bytes.
 
-use crate::dissect::{
-    spec_by_name, Ctx, DatagramDissector, Probe, ProbeInput, Progress, StreamDissector, REGISTRY,
-};
+use crate::dissect::{spec_by_name, Ctx, DatagramDissector, Probe, ProbeInput, Progress, StreamDissector, REGISTRY};
 use crate::flow::{Direction, FlowId, FlowNote, FlowSink, TransportKind};
 use crate::session::latency::LatencyBook;
 use crate::time::Timestamp;
@@ -37,9 +35,7 @@ impl std::str::FromStr for DecodeAs {
     type Err = String;
     /// Parses `tcp:19350=rtmp` or `udp:40000=rtp`.
     fn from_str(s: &str) -> Result<Self, String> {
-        let err = || {
-            format!("--decode-as wants TRANSPORT:PORT=PROTOCOL such as tcp:19350=rtmp, not {s:?}")
-        };
+        let err = || format!("--decode-as wants TRANSPORT:PORT=PROTOCOL such as tcp:19350=rtmp, not {s:?}");
         let (lhs, proto) = s.split_once('=').ok_or_else(err)?;
         let (t, port) = lhs.split_once(':').ok_or_else(err)?;
         let transport = match t.to_ascii_lowercase().as_str() {
@@ -51,23 +47,12 @@ impl std::str::FromStr for DecodeAs {
         let name = proto.to_ascii_lowercase();
         let (spec, s) = spec_by_name(&name).ok_or_else(|| {
             let names: Vec<&str> = REGISTRY.iter().map(|s| s.name).collect();
-            format!(
-                "unknown protocol {proto:?} in --decode-as (known: {})",
-                names.join(", ")
-            )
+            format!("unknown protocol {proto:?} in --decode-as (known: {})", names.join(", "))
         })?;
         if !s.runs_over(transport == TransportKind::Udp) {
-            return Err(format!(
-                "{} does not run over {}",
-                s.name,
-                transport.as_str()
-            ));
+            return Err(format!("{} does not run over {}", s.name, transport.as_str()));
         }
-        Ok(DecodeAs {
-            transport,
-            port,
-            spec,
-        })
+        Ok(DecodeAs { transport, port, spec })
     }
 }
 
@@ -171,9 +156,7 @@ impl AppLayer {
         let forced = self
             .decode_as
             .iter()
-            .find(|r| {
-                r.transport == transport && (r.port == server.port() || r.port == client.port())
-            })
+            .find(|r| r.transport == transport && (r.port == server.port() || r.port == client.port()))
             .map(|r| r.spec);
         let Some(f) = self.flows.get_mut(idx) else {
             return;
@@ -225,11 +208,7 @@ impl AppLayer {
         // A TCP connection joined mid-way may never show a recognisable start: fall back to
         // the port hint, like Wireshark's port table.
         let fallback = (f.transport == TransportKind::Tcp && !f.with_syn)
-            .then(|| {
-                REGISTRY
-                    .iter()
-                    .position(|s| s.runs_over(false) && (s.ports.contains(&f.server.port())))
-            })
+            .then(|| REGISTRY.iter().position(|s| s.runs_over(false) && (s.ports.contains(&f.server.port()))))
             .flatten();
         match fallback {
             Some(spec) => self.pin(flow, spec, "port"),
@@ -243,14 +222,9 @@ impl AppLayer {
         };
         let udp = f.transport == TransportKind::Udp;
         let ports = [f.server.port(), f.client.port()];
-        let mut order: Vec<usize> = (0..REGISTRY.len())
-            .filter(|&i| REGISTRY.get(i).is_some_and(|s| s.runs_over(udp)))
-            .collect();
-        order.sort_by_key(|&i| {
-            !REGISTRY
-                .get(i)
-                .is_some_and(|s| s.ports.iter().any(|p| ports.contains(p)))
-        });
+        let mut order: Vec<usize> =
+            (0..REGISTRY.len()).filter(|&i| REGISTRY.get(i).is_some_and(|s| s.runs_over(udp))).collect();
+        order.sort_by_key(|&i| !REGISTRY.get(i).is_some_and(|s| s.ports.iter().any(|p| ports.contains(p))));
         order
     }
 
@@ -291,10 +265,7 @@ impl AppLayer {
                         "stream",
                         ts,
                         Some(dir),
-                        format!(
-                            "dissector waited for more than {} MiB; skipped {dropped} bytes",
-                            MAX_STASH >> 20
-                        ),
+                        format!("dissector waited for more than {} MiB; skipped {dropped} bytes", MAX_STASH >> 20),
                     );
                     st.d.on_gap(&mut ctx, dir, dropped);
                 }
@@ -316,16 +287,8 @@ impl AppLayer {
         if let Progress::Reject(e) = result {
             st.failed = true;
             self.rejected += 1;
-            let name = f
-                .spec
-                .and_then(|s| REGISTRY.get(s))
-                .map_or("stream", |s| s.name);
-            ctx.anomaly(
-                name,
-                ts,
-                Some(dir),
-                format!("dissector gave up at offset {}: {}", e.offset, e.what),
-            );
+            let name = f.spec.and_then(|s| REGISTRY.get(s)).map_or("stream", |s| s.name);
+            ctx.anomaly(name, ts, Some(dir), format!("dissector gave up at offset {}: {}", e.offset, e.what));
         }
     }
 
@@ -340,18 +303,11 @@ impl AppLayer {
             State::Probing(p) => {
                 let i = dir.index();
                 let prev = (!p.prev[i].is_empty()).then_some(p.prev[i].as_slice());
-                let input = ProbeInput {
-                    dir,
-                    data,
-                    other: &[],
-                    prev,
-                    udp: true,
-                };
-                let hit = order.iter().copied().find(|&s| {
-                    REGISTRY
-                        .get(s)
-                        .is_some_and(|spec| (spec.probe)(&input) == Probe::Match)
-                });
+                let input = ProbeInput { dir, data, other: &[], prev, udp: true };
+                let hit = order
+                    .iter()
+                    .copied()
+                    .find(|&s| REGISTRY.get(s).is_some_and(|spec| (spec.probe)(&input) == Probe::Match));
                 p.prev[i].clear();
                 p.prev[i].extend_from_slice(data.get(..PREV_KEEP.min(data.len())).unwrap_or(&[]));
                 p.datagrams += 1;
@@ -370,14 +326,7 @@ impl AppLayer {
         }
     }
 
-    fn datagram_to_dissector(
-        &mut self,
-        flow: FlowId,
-        dir: Direction,
-        data: &[u8],
-        ts: Timestamp,
-        show: bool,
-    ) {
+    fn datagram_to_dissector(&mut self, flow: FlowId, dir: Direction, data: &[u8], ts: Timestamp, show: bool) {
         let Some(f) = self.flows.get_mut(flow as usize) else {
             return;
         };
@@ -420,13 +369,7 @@ impl AppLayer {
                 if mine.is_empty() {
                     continue;
                 }
-                match (spec.probe)(&ProbeInput {
-                    dir: d,
-                    data: mine,
-                    other,
-                    prev: None,
-                    udp: false,
-                }) {
+                match (spec.probe)(&ProbeInput { dir: d, data: mine, other, prev: None, udp: false }) {
                     Probe::Match => verdict = Probe::Match,
                     Probe::NeedMore if verdict != Probe::Match => verdict = Probe::NeedMore,
                     _ => {}
@@ -537,12 +480,7 @@ impl FlowSink for AppLayer {
 
     fn note(&mut self, flow: FlowId, dir: Direction, ts: Timestamp, note: FlowNote) {
         match note {
-            FlowNote::Started {
-                transport,
-                client,
-                server,
-                with_syn,
-            } => {
+            FlowNote::Started { transport, client, server, with_syn } => {
                 self.start(flow, transport, client, server, with_syn);
                 let proto = transport.as_str();
                 self.timeline.push(
@@ -553,18 +491,10 @@ impl FlowSink for AppLayer {
             }
             FlowNote::Handshake(ms) => {
                 self.latency.add("tcp", "handshake_rtt_ms", ms);
-                self.timeline.push(
-                    Event::new(ts, Some(flow), "tcp", "tcp.handshake", Some(dir)).latency(ms),
-                );
+                self.timeline.push(Event::new(ts, Some(flow), "tcp", "tcp.handshake", Some(dir)).latency(ms));
             }
-            FlowNote::Closed => {
-                self.timeline
-                    .push(Event::new(ts, Some(flow), "tcp", "tcp.close", Some(dir)))
-            }
-            FlowNote::Reset => {
-                self.timeline
-                    .push(Event::new(ts, Some(flow), "tcp", "tcp.reset", Some(dir)))
-            }
+            FlowNote::Closed => self.timeline.push(Event::new(ts, Some(flow), "tcp", "tcp.close", Some(dir))),
+            FlowNote::Reset => self.timeline.push(Event::new(ts, Some(flow), "tcp", "tcp.reset", Some(dir))),
         }
     }
 }

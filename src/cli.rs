@@ -30,20 +30,10 @@ pub struct Args {
     #[arg(short = 'i', long = "interface", value_name = "IFACE")]
     pub interface: Option<String>,
     /// BPF capture filter for live capture.
-    #[arg(
-        short = 'f',
-        long = "filter",
-        value_name = "BPF",
-        requires = "interface"
-    )]
+    #[arg(short = 'f', long = "filter", value_name = "BPF", requires = "interface")]
     pub filter: Option<String>,
     /// Save the live capture to a pcapng file.
-    #[arg(
-        short = 'w',
-        long = "write",
-        value_name = "OUT.pcapng",
-        requires = "interface"
-    )]
+    #[arg(short = 'w', long = "write", value_name = "OUT.pcapng", requires = "interface")]
     pub write: Option<String>,
     /// Stop a live capture after this many seconds.
     #[arg(long, value_name = "SECONDS")]
@@ -113,10 +103,7 @@ pub fn run(args: Args) -> i32 {
     }
     let cfg = config(&args);
     let mut engine = if args.events {
-        let out: Box<dyn Write + Send> = Box::new(std::io::BufWriter::with_capacity(
-            1 << 16,
-            std::io::stdout(),
-        ));
+        let out: Box<dyn Write + Send> = Box::new(std::io::BufWriter::with_capacity(1 << 16, std::io::stdout()));
         Engine::with_timeline(cfg, Timeline::streaming(out))
     } else {
         Engine::new(cfg)
@@ -205,9 +192,7 @@ fn live(
     _stop: Arc<AtomicBool>,
     _on_packet: impl FnMut(&RawPacket<'_>) -> ControlFlow<()>,
 ) -> Result<SourceSummary, CaptureError> {
-    Err(CaptureError::Live(
-        "this build has no live capture (built without the `live` feature)".into(),
-    ))
+    Err(CaptureError::Live("this build has no live capture (built without the `live` feature)".into()))
 }
 
 #[cfg(feature = "live")]
@@ -246,18 +231,9 @@ struct Progress {
 
 impl Progress {
     fn new(enabled: bool, path: Option<&str>) -> Self {
-        let total = path
-            .filter(|p| *p != "-")
-            .and_then(|p| std::fs::metadata(p).ok())
-            .map(|m| m.len());
+        let total = path.filter(|p| *p != "-").and_then(|p| std::fs::metadata(p).ok()).map(|m| m.len());
         let now = std::time::Instant::now();
-        Progress {
-            enabled,
-            total,
-            started: now,
-            last: now,
-            shown: false,
-        }
+        Progress { enabled, total, started: now, last: now, shown: false }
     }
 
     fn tick(&mut self, packets: u64) {
@@ -265,16 +241,12 @@ impl Progress {
             return;
         }
         let now = std::time::Instant::now();
-        if now.duration_since(self.last).as_millis() < 250
-            || now.duration_since(self.started).as_millis() < 500
-        {
+        if now.duration_since(self.last).as_millis() < 250 || now.duration_since(self.started).as_millis() < 500 {
             return;
         }
         self.last = now;
         self.shown = true;
-        let total = self
-            .total
-            .map_or(String::new(), |t| format!(" of {:.1} MB", t as f64 / 1e6));
+        let total = self.total.map_or(String::new(), |t| format!(" of {:.1} MB", t as f64 / 1e6));
         eprint!(
             "\rstreamscope: {packets} packets read{total}, {:.1} s   ",
             now.duration_since(self.started).as_secs_f64()

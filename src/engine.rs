@@ -7,6 +7,7 @@ use crate::capture::{LinkType, RawPacket};
 use crate::flow::{FlowLimits, FlowTable};
 use crate::time::Timestamp;
 use crate::timeline::Timeline;
+use crate::wire::tunnel::{self, GTP_U_PORT};
 use crate::wire::{self, defrag, DecodeError, Network, Transport};
 use std::net::{IpAddr, SocketAddr};
 
@@ -74,6 +75,8 @@ pub struct CaptureStats {
     pub non_ip: u64,
     /// IP packets of other transports (ICMP, SCTP, …).
     pub other_transport: u64,
+    /// Packets taken out of a tunnel (GTP-U) and analysed as the inner packet.
+    pub tunnelled: u64,
     /// Frames of link types streamscope cannot decode.
     pub unsupported_link: u64,
     /// Frames whose timestamp is earlier than the previous frame's.
@@ -145,34 +148,22 @@ impl Engine {
         match wire::decode_network(pkt.link, pkt.data) {
             Err(e) => self.malformed(pkt.ts, &e),
             Ok(Network::NotIp(_)) => self.capture.non_ip += 1,
-            Ok(Network::Ip(ip)) => {
-                if let Some(frag) = ip.fragment {
-                    if let Some(whole) = self.defrag.push(
-                        ip.src,
-                        ip.dst,
-                        ip.proto,
-                        frag.id,
-                        frag.offset,
-                        frag.more,
-                        ip.payload,
-                        pkt.ts,
-                    ) {
-                        let len = whole.len();
-                        self.transport(ip.src, ip.dst, ip.proto, &whole, len, pkt.ts);
-                    }
-                    return;
-                }
-                self.transport(
-                    ip.src,
-                    ip.dst,
-                    ip.proto,
-                    ip.payload,
-                    ip.declared_len,
-                    pkt.ts,
-                );
-            }
+            Ok(Network::Ip(ip)) => self.ip(ip, pkt.ts, 0),
         }
         self.apply_labels();
+    }
+
+    /// One IP packet (from the wire, or out of a tunnel at `depth` > 0).
+    fn ip(&mut self, ip: wire::IpPacket<'_>, ts: Timestamp, depth: u8) {
+        if let Some(frag) = ip.fragment {
+            let whole = self.defrag.push(ip.src, ip.dst, ip.proto, frag.id, frag.offset, frag.more, ip.payload, ts);
+            if let Some(whole) = whole {
+                let len = whole.len();
+                self.transport(ip.src, ip.dst, ip.proto, &whole, len, ts, depth);
+            }
+            return;
+        }
+        self.transport(ip.src, ip.dst, ip.proto, ip.payload, ip.declared_len, ts, depth);
     }
 
     fn malformed(&mut self, ts: Timestamp, e: &DecodeError) {
@@ -180,24 +171,16 @@ impl Engine {
         c.malformed += 1;
         if c.malformed_samples.len() < MALFORMED_SAMPLES {
             let error = match e {
-                DecodeError::Truncated {
-                    layer,
-                    offset,
-                    needed,
-                    had,
-                } => {
+                DecodeError::Truncated { layer, offset, needed, had } => {
                     format!("{layer:?} header truncated at offset {offset}: needed {needed} bytes, had {had}")
                 }
                 DecodeError::Invalid { layer, what } => format!("{layer:?}: {what}"),
             };
-            c.malformed_samples.push(MalformedSample {
-                frame: c.packets,
-                ts: ts.to_string(),
-                error,
-            });
+            c.malformed_samples.push(MalformedSample { frame: c.packets, ts: ts.to_string(), error });
         }
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn transport(
         &mut self,
         src: IpAddr,
@@ -206,31 +189,25 @@ impl Engine {
         payload: &[u8],
         declared: usize,
         ts: Timestamp,
+        depth: u8,
     ) {
         match wire::transport::decode(proto, payload, declared) {
             Err(e) => self.malformed(ts, &e),
-            Ok(Transport::Tcp {
-                header,
-                payload,
-                payload_len,
-            }) => {
-                let (s, d) = (
-                    SocketAddr::new(src, header.src_port),
-                    SocketAddr::new(dst, header.dst_port),
-                );
-                self.flows
-                    .on_tcp(s, d, &header, payload, payload_len, ts, &mut self.app);
+            Ok(Transport::Tcp { header, payload, payload_len }) => {
+                let (s, d) = (SocketAddr::new(src, header.src_port), SocketAddr::new(dst, header.dst_port));
+                self.flows.on_tcp(s, d, &header, payload, payload_len, ts, &mut self.app);
             }
-            Ok(Transport::Udp {
-                src_port,
-                dst_port,
-                payload,
-                payload_len,
-            }) => {
-                let (s, d) = (
-                    SocketAddr::new(src, src_port),
-                    SocketAddr::new(dst, dst_port),
-                );
+            Ok(Transport::Udp { src_port, dst_port, payload, payload_len }) => {
+                if depth < 2 && (src_port == GTP_U_PORT || dst_port == GTP_U_PORT) {
+                    if let Some(inner) = tunnel::gtp_u_inner(payload) {
+                        if let Ok(Network::Ip(ip)) = wire::decode_ip(inner, 0) {
+                            self.capture.tunnelled += 1;
+                            self.ip(ip, ts, depth + 1);
+                            return;
+                        }
+                    }
+                }
+                let (s, d) = (SocketAddr::new(src, src_port), SocketAddr::new(dst, dst_port));
                 if let Some(p) = self.flows.on_udp(s, d, payload_len, ts, &mut self.app) {
                     self.app.datagram(p.flow, p.dir, payload, ts);
                 }

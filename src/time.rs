@@ -9,10 +9,7 @@ pub struct Timestamp(pub i64);
 impl Timestamp {
     /// Builds a timestamp from whole seconds and a nanosecond part.
     pub fn from_secs_nanos(secs: i64, nanos: u32) -> Self {
-        Timestamp(
-            secs.saturating_mul(1_000_000_000)
-                .saturating_add(i64::from(nanos)),
-        )
+        Timestamp(secs.saturating_mul(1_000_000_000).saturating_add(i64::from(nanos)))
     }
 
     /// Builds a timestamp from a tick count at `units_per_sec` ticks per second plus an offset
@@ -42,10 +39,7 @@ impl Timestamp {
 
     /// This timestamp plus a duration in seconds (saturating).
     pub fn plus_secs(self, secs: u64) -> Timestamp {
-        Timestamp(
-            self.0
-                .saturating_add((secs as i64).saturating_mul(1_000_000_000)),
-        )
+        Timestamp(self.0.saturating_add((secs as i64).saturating_mul(1_000_000_000)))
     }
 }
 
@@ -71,27 +65,15 @@ mod tests {
 
     #[test]
     fn ticks_at_various_resolutions() {
-        assert_eq!(
-            Timestamp::from_ticks(1_500_000, 1_000_000, 0),
-            Timestamp(1_500_000_000)
-        );
-        assert_eq!(
-            Timestamp::from_ticks(1_500_000_001, 1_000_000_000, 0),
-            Timestamp(1_500_000_001)
-        );
+        assert_eq!(Timestamp::from_ticks(1_500_000, 1_000_000, 0), Timestamp(1_500_000_000));
+        assert_eq!(Timestamp::from_ticks(1_500_000_001, 1_000_000_000, 0), Timestamp(1_500_000_001));
         // 2^-10 s resolution: 1024 ticks = 1 s
-        assert_eq!(
-            Timestamp::from_ticks(1536, 1024, 10),
-            Timestamp(11_500_000_000)
-        );
+        assert_eq!(Timestamp::from_ticks(1536, 1024, 10), Timestamp(11_500_000_000));
     }
 
     #[test]
     fn display_has_six_decimals() {
-        assert_eq!(
-            Timestamp(1_700_000_000_123_456_789).to_string(),
-            "1700000000.123456"
-        );
+        assert_eq!(Timestamp(1_700_000_000_123_456_789).to_string(), "1700000000.123456");
         assert_eq!(Timestamp(5_000).to_string(), "0.000005");
     }
 }

@@ -66,15 +66,7 @@ impl Event {
         name: &'static str,
         dir: Option<Direction>,
     ) -> Self {
-        Event {
-            ts,
-            flow,
-            protocol,
-            name,
-            dir,
-            latency_ms: None,
-            fields: Vec::new(),
-        }
+        Event { ts, flow, protocol, name, dir, latency_ms: None, fields: Vec::new() }
     }
 
     /// Adds a field.
@@ -93,18 +85,10 @@ impl Event {
     pub fn to_json(&self) -> Value {
         let mut m = Map::new();
         m.insert("ts".into(), crate::report::json_ts(self.ts));
-        m.insert(
-            "flow".into(),
-            self.flow.map(Value::from).unwrap_or(Value::Null),
-        );
+        m.insert("flow".into(), self.flow.map(Value::from).unwrap_or(Value::Null));
         m.insert("protocol".into(), Value::from(self.protocol));
         m.insert("event".into(), Value::from(self.name));
-        m.insert(
-            "dir".into(),
-            self.dir
-                .map(|d| Value::from(d.as_str()))
-                .unwrap_or(Value::Null),
-        );
+        m.insert("dir".into(), self.dir.map(|d| Value::from(d.as_str())).unwrap_or(Value::Null));
         if let Some(l) = self.latency_ms {
             m.insert("latency_ms".into(), crate::report::json_ms(l));
         }
@@ -131,26 +115,12 @@ pub struct Timeline {
 impl Timeline {
     /// A store that keeps up to `cap` events in memory.
     pub fn new(cap: usize) -> Self {
-        Timeline {
-            kept: Vec::new(),
-            cap,
-            dropped: 0,
-            total: 0,
-            stream: None,
-            stream_error: None,
-        }
+        Timeline { kept: Vec::new(), cap, dropped: 0, total: 0, stream: None, stream_error: None }
     }
 
     /// A timeline that writes every event as an NDJSON line and keeps none.
     pub fn streaming(out: Box<dyn Write + Send>) -> Self {
-        Timeline {
-            kept: Vec::new(),
-            cap: 0,
-            dropped: 0,
-            total: 0,
-            stream: Some(out),
-            stream_error: None,
-        }
+        Timeline { kept: Vec::new(), cap: 0, dropped: 0, total: 0, stream: Some(out), stream_error: None }
     }
 
     /// Adds an event.
@@ -159,10 +129,7 @@ impl Timeline {
         if let Some(out) = self.stream.as_mut() {
             if self.stream_error.is_none() {
                 let line = ev.to_json().to_string();
-                if let Err(e) = out
-                    .write_all(line.as_bytes())
-                    .and_then(|_| out.write_all(b"\n"))
-                {
+                if let Err(e) = out.write_all(line.as_bytes()).and_then(|_| out.write_all(b"\n")) {
                     self.stream_error = Some(e.to_string());
                 }
             }

@@ -33,12 +33,9 @@ pub fn read_path(
         let stdin = std::io::stdin();
         return read_capture(stdin, on_packet);
     }
-    let file = std::fs::File::open(path)
-        .map_err(|e| CaptureError::Io(format!("cannot open {path}: {e}")))?;
+    let file = std::fs::File::open(path).map_err(|e| CaptureError::Io(format!("cannot open {path}: {e}")))?;
     if file.metadata().map(|m| m.is_dir()).unwrap_or(false) {
-        return Err(CaptureError::Io(format!(
-            "cannot read {path}: it is a directory"
-        )));
+        return Err(CaptureError::Io(format!("cannot read {path}: it is a directory")));
     }
     read_capture(file, on_packet)
 }
@@ -52,23 +49,13 @@ pub fn read_capture<R: Read + Send>(
     let mut rd = match pcap_parser::create_reader(INITIAL_BUFFER, reader) {
         Ok(r) => r,
         Err(PcapError::Eof) => {
-            return Err(CaptureError::NotACapture(
-                "the input is empty: not a pcap or pcapng capture".into(),
-            ))
+            return Err(CaptureError::NotACapture("the input is empty: not a pcap or pcapng capture".into()))
         }
         Err(PcapError::Incomplete(_)) => {
-            return Err(CaptureError::NotACapture(
-                "the input is too short to be a pcap or pcapng capture".into(),
-            ))
+            return Err(CaptureError::NotACapture("the input is too short to be a pcap or pcapng capture".into()))
         }
-        Err(PcapError::ReadError) => {
-            return Err(CaptureError::Io("read error on the input".into()))
-        }
-        Err(_) => {
-            return Err(CaptureError::NotACapture(
-                "the input is not a pcap or pcapng capture".into(),
-            ))
-        }
+        Err(PcapError::ReadError) => return Err(CaptureError::Io("read error on the input".into())),
+        Err(_) => return Err(CaptureError::NotACapture("the input is not a pcap or pcapng capture".into())),
     };
     let mut capacity = INITIAL_BUFFER;
     let mut legacy_link = LinkType(u32::MAX);
@@ -78,34 +65,19 @@ pub fn read_capture<R: Read + Send>(
     loop {
         match rd.next() {
             Ok((offset, block)) => {
-                let mut emit =
-                    |link: LinkType, ts: Timestamp, data: &[u8], orig_len: u32, interface: u32| {
-                        if !summary.link_types.contains(&link) {
-                            summary.link_types.push(link);
-                        }
-                        if !link.is_supported() {
-                            summary.unsupported_link_frames += 1;
-                        }
-                        on_packet(&RawPacket {
-                            ts,
-                            link,
-                            data,
-                            orig_len,
-                            interface,
-                        })
-                    };
+                let mut emit = |link: LinkType, ts: Timestamp, data: &[u8], orig_len: u32, interface: u32| {
+                    if !summary.link_types.contains(&link) {
+                        summary.link_types.push(link);
+                    }
+                    if !link.is_supported() {
+                        summary.unsupported_link_frames += 1;
+                    }
+                    on_packet(&RawPacket { ts, link, data, orig_len, interface })
+                };
                 let flow = match block {
                     PcapBlockOwned::LegacyHeader(h) => {
-                        summary.format = if h.is_nanosecond_precision() {
-                            "pcap-ns".into()
-                        } else {
-                            "pcap".into()
-                        };
-                        legacy_units = if h.is_nanosecond_precision() {
-                            1_000_000_000
-                        } else {
-                            1_000_000
-                        };
+                        summary.format = if h.is_nanosecond_precision() { "pcap-ns".into() } else { "pcap".into() };
+                        legacy_units = if h.is_nanosecond_precision() { 1_000_000_000 } else { 1_000_000 };
                         legacy_link = LinkType(h.network.0 as u32);
                         if !summary.link_types.contains(&legacy_link) {
                             summary.link_types.push(legacy_link);
@@ -143,17 +115,13 @@ pub fn read_capture<R: Read + Send>(
                         match iface {
                             Some(i) => {
                                 let ticks = (u64::from(epb.ts_high) << 32) | u64::from(epb.ts_low);
-                                let ts =
-                                    Timestamp::from_ticks(ticks, i.units_per_sec, i.offset_secs);
+                                let ts = Timestamp::from_ticks(ticks, i.units_per_sec, i.offset_secs);
                                 last_ts = ts;
                                 emit(i.link, ts, epb.packet_data(), epb.origlen, epb.if_id)
                             }
                             None => {
                                 summary.warning.get_or_insert_with(|| {
-                                    format!(
-                                        "packet block names interface {} that was never described",
-                                        epb.if_id
-                                    )
+                                    format!("packet block names interface {} that was never described", epb.if_id)
                                 });
                                 ControlFlow::Continue(())
                             }

@@ -33,8 +33,7 @@ pub struct LiveOptions {
 
 /// Lists capture interfaces: name and description.
 pub fn list_interfaces() -> Result<Vec<(String, Option<String>)>, CaptureError> {
-    let devs = pcap::Device::list()
-        .map_err(|e| CaptureError::Live(format!("cannot list interfaces: {e}")))?;
+    let devs = pcap::Device::list().map_err(|e| CaptureError::Live(format!("cannot list interfaces: {e}")))?;
     Ok(devs.into_iter().map(|d| (d.name, d.desc)).collect())
 }
 
@@ -57,9 +56,7 @@ fn explain(iface: &str, e: &pcap::Error) -> CaptureError {
             "cannot capture on {iface}: permission denied (run as root, or grant the binary CAP_NET_RAW and CAP_NET_ADMIN with setcap)"
         ))
     } else if low.contains("no such device") || low.contains("doesn't exist") {
-        CaptureError::Live(format!(
-            "cannot capture on {iface}: no such interface (list them with -D)"
-        ))
+        CaptureError::Live(format!("cannot capture on {iface}: no such interface (list them with -D)"))
     } else {
         CaptureError::Live(format!("cannot capture on {iface}: {msg}"))
     }
@@ -81,14 +78,13 @@ pub fn capture(
         .open()
         .map_err(|e| explain(&opts.iface, &e))?;
     if let Some(f) = &opts.filter {
-        cap.filter(f, true)
-            .map_err(|e| CaptureError::Live(format!("bad capture filter {f:?}: {e}")))?;
+        cap.filter(f, true).map_err(|e| CaptureError::Live(format!("bad capture filter {f:?}: {e}")))?;
     }
     let link = LinkType(cap.get_datalink().0 as u32);
     let mut writer = match &opts.write {
         Some(path) => {
-            let file = std::fs::File::create(path)
-                .map_err(|e| CaptureError::Io(format!("cannot write {path}: {e}")))?;
+            let file =
+                std::fs::File::create(path).map_err(|e| CaptureError::Io(format!("cannot write {path}: {e}")))?;
             Some(
                 PcapngWriter::new(std::io::BufWriter::new(file), opts.snaplen as u32)
                     .map_err(|e| CaptureError::Io(format!("cannot write {path}: {e}")))?,
@@ -103,88 +99,80 @@ pub fn capture(
     let thread_stop = stop.clone();
     let duration = opts.duration.map(Duration::from_secs_f64);
     let count = opts.count;
-    let handle = std::thread::spawn(
-        move || -> Result<(Option<pcap::Stat>, Option<String>), String> {
-            let start = Instant::now();
-            let mut seen: u64 = 0;
-            let mut batch = Batch::default();
-            let mut last_send = Instant::now();
-            let mut write_err = None;
-            let send = |b: &mut Batch| {
-                let full = std::mem::take(b);
-                let n = full.pkts.len() as u64;
-                match tx.try_send(full) {
-                    Ok(()) => {}
-                    Err(TrySendError::Full(_)) => {
-                        dropped.fetch_add(n, Ordering::Relaxed);
-                    }
-                    Err(TrySendError::Disconnected(_)) => {}
+    let handle = std::thread::spawn(move || -> Result<(Option<pcap::Stat>, Option<String>), String> {
+        let start = Instant::now();
+        let mut seen: u64 = 0;
+        let mut batch = Batch::default();
+        let mut last_send = Instant::now();
+        let mut write_err = None;
+        let send = |b: &mut Batch| {
+            let full = std::mem::take(b);
+            let n = full.pkts.len() as u64;
+            match tx.try_send(full) {
+                Ok(()) => {}
+                Err(TrySendError::Full(_)) => {
+                    dropped.fetch_add(n, Ordering::Relaxed);
                 }
-                if let Ok(mut reused) = recycle_rx.try_recv() {
-                    reused.data.clear();
-                    reused.pkts.clear();
-                    *b = reused;
-                }
-            };
-            loop {
-                if thread_stop.load(Ordering::Relaxed)
-                    || duration.is_some_and(|d| start.elapsed() >= d)
-                    || count.is_some_and(|c| seen >= c)
-                {
-                    break;
-                }
-                match cap.next_packet() {
-                    Ok(p) => {
-                        seen += 1;
-                        let ts = Timestamp::from_secs_nanos(
-                            p.header.ts.tv_sec,
-                            (p.header.ts.tv_usec as u32).saturating_mul(1000),
-                        );
-                        if let Some(w) = writer.as_mut() {
-                            if let Err(e) = w.write_packet(link, ts, p.data, p.header.len) {
-                                write_err.get_or_insert(e.to_string());
-                            }
-                        }
-                        let at = batch.data.len();
-                        batch.data.extend_from_slice(p.data);
-                        batch.pkts.push((ts, at, p.data.len(), p.header.len));
-                        if batch.pkts.len() >= BATCH_PACKETS || batch.data.len() >= BATCH_BYTES {
-                            send(&mut batch);
-                            last_send = Instant::now();
-                        }
-                    }
-                    Err(pcap::Error::TimeoutExpired) => {}
-                    Err(e) => return Err(format!("capture failed: {e}")),
-                }
-                if !batch.pkts.is_empty() && last_send.elapsed() >= Duration::from_millis(50) {
-                    send(&mut batch);
-                    last_send = Instant::now();
-                }
+                Err(TrySendError::Disconnected(_)) => {}
             }
-            if !batch.pkts.is_empty() {
+            if let Ok(mut reused) = recycle_rx.try_recv() {
+                reused.data.clear();
+                reused.pkts.clear();
+                *b = reused;
+            }
+        };
+        loop {
+            if thread_stop.load(Ordering::Relaxed)
+                || duration.is_some_and(|d| start.elapsed() >= d)
+                || count.is_some_and(|c| seen >= c)
+            {
+                break;
+            }
+            match cap.next_packet() {
+                Ok(p) => {
+                    seen += 1;
+                    let ts = Timestamp::from_secs_nanos(
+                        p.header.ts.tv_sec,
+                        (p.header.ts.tv_usec as u32).saturating_mul(1000),
+                    );
+                    if let Some(w) = writer.as_mut() {
+                        if let Err(e) = w.write_packet(link, ts, p.data, p.header.len) {
+                            write_err.get_or_insert(e.to_string());
+                        }
+                    }
+                    let at = batch.data.len();
+                    batch.data.extend_from_slice(p.data);
+                    batch.pkts.push((ts, at, p.data.len(), p.header.len));
+                    if batch.pkts.len() >= BATCH_PACKETS || batch.data.len() >= BATCH_BYTES {
+                        send(&mut batch);
+                        last_send = Instant::now();
+                    }
+                }
+                Err(pcap::Error::TimeoutExpired) => {}
+                Err(e) => return Err(format!("capture failed: {e}")),
+            }
+            if !batch.pkts.is_empty() && last_send.elapsed() >= Duration::from_millis(50) {
                 send(&mut batch);
+                last_send = Instant::now();
             }
-            if let Some(w) = writer.as_mut() {
-                if let Err(e) = w.flush() {
-                    write_err.get_or_insert(e.to_string());
-                }
+        }
+        if !batch.pkts.is_empty() {
+            send(&mut batch);
+        }
+        if let Some(w) = writer.as_mut() {
+            if let Err(e) = w.flush() {
+                write_err.get_or_insert(e.to_string());
             }
-            Ok((cap.stats().ok(), write_err))
-        },
-    );
+        }
+        Ok((cap.stats().ok(), write_err))
+    });
     let mut stopped_by_analyser = false;
     loop {
         match rx.recv_timeout(Duration::from_millis(100)) {
             Ok(batch) => {
                 for &(ts, at, len, orig) in &batch.pkts {
                     let data = batch.data.get(at..at + len).unwrap_or(&[]);
-                    let pkt = RawPacket {
-                        ts,
-                        link,
-                        data,
-                        orig_len: orig,
-                        interface: 0,
-                    };
+                    let pkt = RawPacket { ts, link, data, orig_len: orig, interface: 0 };
                     if on_packet(&pkt).is_break() {
                         stop.store(true, Ordering::Relaxed);
                         stopped_by_analyser = true;

@@ -25,11 +25,7 @@ impl<W: Write> PcapngWriter<W> {
         b.extend_from_slice(&(-1i64).to_le_bytes());
         b.extend_from_slice(&28u32.to_le_bytes());
         out.write_all(&b)?;
-        Ok(PcapngWriter {
-            out,
-            interfaces: Vec::new(),
-            snaplen,
-        })
+        Ok(PcapngWriter { out, interfaces: Vec::new(), snaplen })
     }
 
     fn interface_for(&mut self, link: LinkType) -> io::Result<u32> {
@@ -54,13 +50,7 @@ impl<W: Write> PcapngWriter<W> {
     }
 
     /// Appends one packet as an Enhanced Packet Block.
-    pub fn write_packet(
-        &mut self,
-        link: LinkType,
-        ts: Timestamp,
-        data: &[u8],
-        orig_len: u32,
-    ) -> io::Result<()> {
+    pub fn write_packet(&mut self, link: LinkType, ts: Timestamp, data: &[u8], orig_len: u32) -> io::Result<()> {
         let if_id = self.interface_for(link)?;
         let pad = (4 - data.len() % 4) % 4;
         let total = (32 + data.len() + pad) as u32;
@@ -96,20 +86,8 @@ mod tests {
         let mut buf = Vec::new();
         {
             let mut w = PcapngWriter::new(&mut buf, 65535).unwrap();
-            w.write_packet(
-                LinkType::ETHERNET,
-                Timestamp(1_700_000_000_123_456_789),
-                &[1, 2, 3, 4, 5],
-                60,
-            )
-            .unwrap();
-            w.write_packet(
-                LinkType::RAW,
-                Timestamp(1_700_000_001_000_000_001),
-                &[0x45; 20],
-                20,
-            )
-            .unwrap();
+            w.write_packet(LinkType::ETHERNET, Timestamp(1_700_000_000_123_456_789), &[1, 2, 3, 4, 5], 60).unwrap();
+            w.write_packet(LinkType::RAW, Timestamp(1_700_000_001_000_000_001), &[0x45; 20], 20).unwrap();
         }
         let mut got = Vec::new();
         let s = read_capture(&buf[..], |p| {
@@ -119,15 +97,7 @@ mod tests {
         .unwrap();
         assert_eq!(s.format, "pcapng");
         assert_eq!(got.len(), 2);
-        assert_eq!(
-            got[0],
-            (
-                LinkType::ETHERNET,
-                Timestamp(1_700_000_000_123_456_789),
-                vec![1, 2, 3, 4, 5],
-                60
-            )
-        );
+        assert_eq!(got[0], (LinkType::ETHERNET, Timestamp(1_700_000_000_123_456_789), vec![1, 2, 3, 4, 5], 60));
         assert_eq!(got[1].0, LinkType::RAW);
         assert_eq!(got[1].1, Timestamp(1_700_000_001_000_000_001));
     }

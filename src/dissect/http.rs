@@ -14,9 +14,7 @@ pub const SPEC: ProtocolSpec = ProtocolSpec {
 };
 
 /// HTTP methods (RFC 9110 §9 and common extensions).
-pub const METHODS: &[&str] = &[
-    "GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH",
-];
+pub const METHODS: &[&str] = &["GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH"];
 
 /// A request line ending in `HTTP/1.x`, or a status line starting with it.
 pub fn probe(p: &ProbeInput<'_>) -> Probe {

@@ -90,13 +90,7 @@ impl Ctx<'_> {
     }
 
     /// Emits an anomaly event (`<protocol>.anomaly`) and counts it on the flow.
-    pub fn anomaly(
-        &mut self,
-        protocol: &'static str,
-        ts: Timestamp,
-        dir: Option<Direction>,
-        what: String,
-    ) {
+    pub fn anomaly(&mut self, protocol: &'static str, ts: Timestamp, dir: Option<Direction>, what: String) {
         *self.anomalies += 1;
         let ev = Event::new(ts, Some(self.flow), protocol, "anomaly", dir)
             .with("what", crate::timeline::FieldValue::Str(what));
@@ -108,13 +102,7 @@ impl Ctx<'_> {
 pub trait StreamDissector: Send {
     /// New in-order bytes of one direction; `ts` is the capture time of the segment that
     /// carried the last of them.
-    fn on_data(
-        &mut self,
-        ctx: &mut Ctx<'_>,
-        dir: Direction,
-        data: &[u8],
-        ts: Timestamp,
-    ) -> Progress;
+    fn on_data(&mut self, ctx: &mut Ctx<'_>, dir: Direction, data: &[u8], ts: Timestamp) -> Progress;
     /// `len` bytes of one direction were never captured: resynchronise.
     fn on_gap(&mut self, _ctx: &mut Ctx<'_>, _dir: Direction, _len: u64) {}
     /// The direction ended.
@@ -177,10 +165,7 @@ pub struct ProtocolSpec {
 impl ProtocolSpec {
     /// Whether it can run over TCP (`udp == false`) or UDP.
     pub fn runs_over(&self, udp: bool) -> bool {
-        matches!(
-            (self.over, udp),
-            (Over::Both, _) | (Over::Tcp, false) | (Over::Udp, true)
-        )
+        matches!((self.over, udp), (Over::Both, _) | (Over::Tcp, false) | (Over::Udp, true))
     }
 }
 
@@ -215,12 +200,7 @@ pub(crate) fn be16(b: &[u8], at: usize) -> Option<u16> {
 
 /// Reads a big-endian u32 at `at`, if present.
 pub(crate) fn be32(b: &[u8], at: usize) -> Option<u32> {
-    Some(u32::from_be_bytes([
-        *b.get(at)?,
-        *b.get(at + 1)?,
-        *b.get(at + 2)?,
-        *b.get(at + 3)?,
-    ]))
+    Some(u32::from_be_bytes([*b.get(at)?, *b.get(at + 1)?, *b.get(at + 2)?, *b.get(at + 3)?]))
 }
 
 /// Probe helper for text protocols: the first line (without CR LF) once complete, `None`
@@ -268,9 +248,7 @@ pub(crate) fn probe_text(data: &[u8], methods: &[&str], version: &[u8]) -> Probe
         return if ok { Probe::Match } else { Probe::NoMatch };
     }
     let mut parts = line.split(|&b| b == b' ');
-    let (Some(m), Some(target), Some(v), None) =
-        (parts.next(), parts.next(), parts.next(), parts.next())
-    else {
+    let (Some(m), Some(target), Some(v), None) = (parts.next(), parts.next(), parts.next(), parts.next()) else {
         return Probe::NoMatch;
     };
     let known = methods.iter().any(|x| x.as_bytes() == m);
@@ -296,20 +274,11 @@ mod tests {
     #[test]
     fn text_probe() {
         let m = ["GET", "POST"];
-        assert_eq!(
-            probe_text(b"GET /x HTTP/1.1\r\n", &m, b"HTTP/1."),
-            Probe::Match
-        );
+        assert_eq!(probe_text(b"GET /x HTTP/1.1\r\n", &m, b"HTTP/1."), Probe::Match);
         assert_eq!(probe_text(b"GE", &m, b"HTTP/1."), Probe::NeedMore);
         assert_eq!(probe_text(b"GET /x HT", &m, b"HTTP/1."), Probe::NeedMore);
-        assert_eq!(
-            probe_text(b"GET /x FTP\r\n", &m, b"HTTP/1."),
-            Probe::NoMatch
-        );
-        assert_eq!(
-            probe_text(b"HTTP/1.1 200 OK\r\n", &m, b"HTTP/1."),
-            Probe::Match
-        );
+        assert_eq!(probe_text(b"GET /x FTP\r\n", &m, b"HTTP/1."), Probe::NoMatch);
+        assert_eq!(probe_text(b"HTTP/1.1 200 OK\r\n", &m, b"HTTP/1."), Probe::Match);
         assert_eq!(probe_text(b"\x16\x03\x01", &m, b"HTTP/1."), Probe::NoMatch);
     }
 }

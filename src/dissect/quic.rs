@@ -16,14 +16,11 @@ pub const SPEC: ProtocolSpec = ProtocolSpec {
 
 /// Whether a version number is one streamscope recognises.
 pub fn known_version(v: u32) -> bool {
-    matches!(v, 0 | 1 | 0x6b33_43cf)
-        || v & 0xffff_ff00 == 0xff00_0000
-        || v & 0x0f0f_0f0f == 0x0a0a_0a0a
-        || {
-            // Google QUIC versions are ASCII "Q0nn" / "T0nn".
-            let b = v.to_be_bytes();
-            (b[0] == b'Q' || b[0] == b'T') && b[1..].iter().all(u8::is_ascii_digit)
-        }
+    matches!(v, 0 | 1 | 0x6b33_43cf) || v & 0xffff_ff00 == 0xff00_0000 || v & 0x0f0f_0f0f == 0x0a0a_0a0a || {
+        // Google QUIC versions are ASCII "Q0nn" / "T0nn".
+        let b = v.to_be_bytes();
+        (b[0] == b'Q' || b[0] == b'T') && b[1..].iter().all(u8::is_ascii_digit)
+    }
 }
 
 /// A long header with the fixed bit, a known version and connection ids of at most 20

@@ -34,9 +34,7 @@ pub fn probe(p: &ProbeInput<'_>) -> Probe {
             // Only server bytes: S0+S1+S2 = 3073 bytes starting with 3.
             if server.len() >= 2 * 1536 + 1 && matches!(server.first(), Some(3)) {
                 Probe::Match
-            } else if server.is_empty()
-                || (matches!(server.first(), Some(3)) && server.len() < 3073)
-            {
+            } else if server.is_empty() || (matches!(server.first(), Some(3)) && server.len() < 3073) {
                 Probe::NeedMore
             } else {
                 Probe::NoMatch
@@ -64,13 +62,7 @@ mod tests {
     use super::*;
 
     fn input<'a>(c: &'a [u8], s: &'a [u8]) -> ProbeInput<'a> {
-        ProbeInput {
-            dir: Direction::C2S,
-            data: c,
-            other: s,
-            prev: None,
-            udp: false,
-        }
+        ProbeInput { dir: Direction::C2S, data: c, other: s, prev: None, udp: false }
     }
 
     #[test]
@@ -79,9 +71,7 @@ mod tests {
         c.extend_from_slice(&[0; 1536]);
         assert_eq!(probe(&input(&c, &[])), Probe::Match);
         assert_eq!(probe(&input(&c[..100], &[])), Probe::NeedMore);
-        let tpkt = [
-            3u8, 0, 0, 19, 14, 224, 0, 0, 0, 0, 0, 1, 0, 8, 0, 3, 0, 0, 0,
-        ];
+        let tpkt = [3u8, 0, 0, 19, 14, 224, 0, 0, 0, 0, 0, 1, 0, 8, 0, 3, 0, 0, 0];
         assert_eq!(probe(&input(&tpkt, &[3, 0, 0, 19])), Probe::NoMatch);
         assert_eq!(probe(&input(b"GET / HTTP/1.1\r\n", &[])), Probe::NoMatch);
     }

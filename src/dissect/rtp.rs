@@ -75,8 +75,7 @@ pub fn probe_rtcp(p: &ProbeInput<'_>) -> Probe {
     let mut off = 0usize;
     let mut n = 0;
     while off < d.len() {
-        let (Some(&b0), Some(&pt), Some(words)) = (d.get(off), d.get(off + 1), be16(d, off + 2))
-        else {
+        let (Some(&b0), Some(&pt), Some(words)) = (d.get(off), d.get(off + 1), be16(d, off + 2)) else {
             return Probe::NoMatch;
         };
         if b0 >> 6 != 2 || !(192..=223).contains(&pt) || (n == 0 && !(200..=207).contains(&pt)) {
@@ -109,21 +108,9 @@ mod tests {
     #[test]
     fn two_packets_make_rtp() {
         let (a, b) = (rtp(10), rtp(11));
-        let first = ProbeInput {
-            dir: Direction::C2S,
-            data: &a,
-            other: &[],
-            prev: None,
-            udp: true,
-        };
+        let first = ProbeInput { dir: Direction::C2S, data: &a, other: &[], prev: None, udp: true };
         assert_eq!(probe_rtp(&first), Probe::NeedMore);
-        let second = ProbeInput {
-            dir: Direction::C2S,
-            data: &b,
-            other: &[],
-            prev: Some(&a),
-            udp: true,
-        };
+        let second = ProbeInput { dir: Direction::C2S, data: &b, other: &[], prev: Some(&a), udp: true };
         assert_eq!(probe_rtp(&second), Probe::Match);
         assert_eq!(probe_rtcp(&second), Probe::NoMatch);
     }
@@ -132,13 +119,7 @@ mod tests {
     fn compound_rtcp() {
         // RR with no report blocks (1 word + header) followed by an empty SDES.
         let d = [0x80, 201, 0, 1, 0, 0, 0, 1, 0x80, 202, 0, 0];
-        let p = ProbeInput {
-            dir: Direction::C2S,
-            data: &d,
-            other: &[],
-            prev: None,
-            udp: true,
-        };
+        let p = ProbeInput { dir: Direction::C2S, data: &d, other: &[], prev: None, udp: true };
         assert_eq!(probe_rtcp(&p), Probe::Match);
         assert_eq!(probe_rtp(&p), Probe::NoMatch);
     }

@@ -22,11 +22,7 @@ pub const MAGIC_COOKIE: u32 = 0x2112_A442;
 pub fn probe(p: &ProbeInput<'_>) -> Probe {
     let d = p.data;
     if d.len() < 20 {
-        return if p.udp || d.first().is_some_and(|b| b & 0xC0 != 0) {
-            Probe::NoMatch
-        } else {
-            Probe::NeedMore
-        };
+        return if p.udp || d.first().is_some_and(|b| b & 0xC0 != 0) { Probe::NoMatch } else { Probe::NeedMore };
     }
     let (Some(ty), Some(len), Some(cookie)) = (be16(d, 0), be16(d, 2), be32(d, 4)) else {
         return Probe::NeedMore;
@@ -35,11 +31,7 @@ pub fn probe(p: &ProbeInput<'_>) -> Probe {
         return Probe::NoMatch;
     }
     let total = 20 + usize::from(len);
-    let fits = if p.udp {
-        total == d.len()
-    } else {
-        total <= d.len() || d.len() >= 20
-    };
+    let fits = if p.udp { total == d.len() } else { total <= d.len() || d.len() >= 20 };
     if !fits {
         return Probe::NoMatch;
     }
@@ -64,22 +56,10 @@ mod tests {
     fn binding_request() {
         let mut m = vec![0x00, 0x01, 0x00, 0x00, 0x21, 0x12, 0xA4, 0x42];
         m.extend_from_slice(&[7u8; 12]);
-        let p = ProbeInput {
-            dir: Direction::C2S,
-            data: &m,
-            other: &[],
-            prev: None,
-            udp: true,
-        };
+        let p = ProbeInput { dir: Direction::C2S, data: &m, other: &[], prev: None, udp: true };
         assert_eq!(probe(&p), Probe::Match);
         m[3] = 4;
-        let p = ProbeInput {
-            dir: Direction::C2S,
-            data: &m,
-            other: &[],
-            prev: None,
-            udp: true,
-        };
+        let p = ProbeInput { dir: Direction::C2S, data: &m, other: &[], prev: None, udp: true };
         assert_eq!(probe(&p), Probe::NoMatch);
     }
 }

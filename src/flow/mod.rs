@@ -188,17 +188,9 @@ impl FlowKey {
     fn new(proto: TransportKind, a: SocketAddr, b: SocketAddr) -> Self {
         let (x, y) = ((a.ip(), a.port()), (b.ip(), b.port()));
         if x <= y {
-            FlowKey {
-                proto,
-                lo: x,
-                hi: y,
-            }
+            FlowKey { proto, lo: x, hi: y }
         } else {
-            FlowKey {
-                proto,
-                lo: y,
-                hi: x,
-            }
+            FlowKey { proto, lo: y, hi: x }
         }
     }
 }
@@ -221,6 +213,8 @@ pub struct FlowTable {
     records: Vec<FlowRecord>,
     conns: Vec<Option<Box<TcpConn>>>,
     keys: Vec<FlowKey>,
+    /// First sequence number seen per direction of each TCP flow (the SYN's when seen).
+    base_seq: Vec<[Option<u32>; 2]>,
     limits: FlowLimits,
     is_service_port: Box<dyn Fn(u16) -> bool + Send>,
     total_buffered: usize,
@@ -237,6 +231,7 @@ impl FlowTable {
             records: Vec::new(),
             conns: Vec::new(),
             keys: Vec::new(),
+            base_seq: Vec::new(),
             limits,
             is_service_port,
             total_buffered: 0,
@@ -297,9 +292,9 @@ impl FlowTable {
             detected_by: None,
             tcp: (transport == TransportKind::Tcp).then(TcpStats::default),
         });
-        self.conns
-            .push((transport == TransportKind::Tcp).then(|| Box::new(TcpConn::default())));
+        self.conns.push((transport == TransportKind::Tcp).then(|| Box::new(TcpConn::default())));
         self.keys.push(key);
+        self.base_seq.push([None, None]);
         self.map.insert(key, id);
         Some(id)
     }
@@ -309,6 +304,7 @@ impl FlowTable {
             let d = &mut r.dirs[dir.index()];
             d.packets += 1;
             d.bytes += bytes as u64;
+            r.first_ts = r.first_ts.min(ts);
             r.last_ts = r.last_ts.max(ts);
         }
     }
@@ -361,18 +357,8 @@ impl FlowTable {
         Some(Placement { flow: id, dir, new })
     }
 
-    fn create_udp(
-        &mut self,
-        key: FlowKey,
-        src: SocketAddr,
-        dst: SocketAddr,
-        ts: Timestamp,
-    ) -> Option<FlowId> {
-        let (c, s) = if self.guess_client(src, dst) {
-            (src, dst)
-        } else {
-            (dst, src)
-        };
+    fn create_udp(&mut self, key: FlowKey, src: SocketAddr, dst: SocketAddr, ts: Timestamp) -> Option<FlowId> {
+        let (c, s) = if self.guess_client(src, dst) { (src, dst) } else { (dst, src) };
         self.create(key, TransportKind::Udp, c, s, ts)
     }
 
@@ -395,7 +381,7 @@ impl FlowTable {
         let mut new = false;
         let existing = self.map.get(&key).copied();
         let id = match existing {
-            Some(id) if syn_only && self.conn_reused_by_syn(id, h.seq) => {
+            Some(id) if syn_only && self.conn_reused_by_syn(id, src, h.seq) => {
                 // RFC 9293 §3.5: a new SYN on a closed or different connection starts a new one.
                 self.end_flow(id, ts, sink);
                 new = true;
@@ -423,32 +409,21 @@ impl FlowTable {
             return None;
         };
         let dir = self.direction_of(id, src);
+        if let Some(b) = self.base_seq.get_mut(id as usize) {
+            b[dir.index()].get_or_insert(h.seq);
+        }
         if new {
             self.started(id, dir, ts, h.has(SYN), sink);
         }
         self.count(id, dir, payload_len, ts);
         let limits = self.limits.reasm;
         let over_budget = self.total_buffered > self.limits.max_total_buffered;
-        let (Some(Some(conn)), Some(rec)) = (
-            self.conns.get_mut(id as usize),
-            self.records.get_mut(id as usize),
-        ) else {
+        let (Some(Some(conn)), Some(rec)) = (self.conns.get_mut(id as usize), self.records.get_mut(id as usize)) else {
             return Some(Placement { flow: id, dir, new });
         };
         let stats = rec.tcp.get_or_insert_with(TcpStats::default);
         let before = conn.buffered();
-        let outcome = conn.on_segment(
-            id,
-            dir,
-            h,
-            payload,
-            payload_len,
-            ts,
-            &limits,
-            over_budget,
-            stats,
-            sink,
-        );
+        let outcome = conn.on_segment(id, dir, h, payload, payload_len, ts, &limits, over_budget, stats, sink);
         self.total_buffered = self.total_buffered.saturating_sub(before) + conn.buffered();
         if outcome.closed {
             self.release(id);
@@ -456,30 +431,21 @@ impl FlowTable {
         Some(Placement { flow: id, dir, new })
     }
 
-    fn started(
-        &self,
-        id: FlowId,
-        dir: Direction,
-        ts: Timestamp,
-        with_syn: bool,
-        sink: &mut dyn FlowSink,
-    ) {
+    fn started(&self, id: FlowId, dir: Direction, ts: Timestamp, with_syn: bool, sink: &mut dyn FlowSink) {
         if let Some(r) = self.records.get(id as usize) {
-            let note = FlowNote::Started {
-                transport: r.transport,
-                client: r.client,
-                server: r.server,
-                with_syn,
-            };
+            let note = FlowNote::Started { transport: r.transport, client: r.client, server: r.server, with_syn };
             sink.note(id, dir, ts, note);
         }
     }
 
-    fn conn_reused_by_syn(&self, id: FlowId, seq: u32) -> bool {
-        match self.conns.get(id as usize) {
-            Some(Some(c)) => c.reused_by_syn(seq),
-            // Closed and released: any SYN starts a new connection.
-            _ => true,
+    /// Wireshark's rule: a SYN whose sequence number differs from the first one seen in its
+    /// direction opens a new connection on the same 4-tuple (a repeated SYN is the same one,
+    /// even after FIN or RST).
+    fn conn_reused_by_syn(&self, id: FlowId, src: SocketAddr, seq: u32) -> bool {
+        let dir = self.direction_of(id, src);
+        match self.base_seq.get(id as usize).and_then(|b| b[dir.index()]) {
+            Some(base) => base != seq,
+            None => false,
         }
     }
 
@@ -493,17 +459,10 @@ impl FlowTable {
 
     /// Ends a flow: flushes reassembly, tells the sink, frees its state.
     fn end_flow(&mut self, id: FlowId, ts: Timestamp, sink: &mut dyn FlowSink) {
-        if let (Some(Some(conn)), Some(rec)) = (
-            self.conns.get_mut(id as usize),
-            self.records.get_mut(id as usize),
-        ) {
+        if let (Some(Some(conn)), Some(rec)) = (self.conns.get_mut(id as usize), self.records.get_mut(id as usize)) {
             let stats = rec.tcp.get_or_insert_with(TcpStats::default);
             conn.finish(id, ts, stats, sink);
-        } else if self
-            .records
-            .get(id as usize)
-            .is_some_and(|r| r.transport == TransportKind::Udp)
-        {
+        } else if self.records.get(id as usize).is_some_and(|r| r.transport == TransportKind::Udp) {
             sink.end(id, Direction::C2S, ts);
             sink.end(id, Direction::S2C, ts);
         }
@@ -524,11 +483,7 @@ impl FlowTable {
             .copied()
             .filter(|&id| {
                 self.records.get(id as usize).is_some_and(|r| {
-                    let t = if r.transport == TransportKind::Udp {
-                        udp
-                    } else {
-                        tcp
-                    };
+                    let t = if r.transport == TransportKind::Udp { udp } else { tcp };
                     r.last_ts.plus_secs(t) < now
                 })
             })

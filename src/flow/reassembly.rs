@@ -19,11 +19,7 @@ pub struct ReasmLimits {
 
 impl Default for ReasmLimits {
     fn default() -> Self {
-        ReasmLimits {
-            max_buffered_bytes: 1 << 20,
-            max_segments: 512,
-            ooo_threshold_ns: 3_000_000,
-        }
+        ReasmLimits { max_buffered_bytes: 1 << 20, max_segments: 512, ooo_threshold_ns: 3_000_000 }
     }
 }
 
@@ -160,18 +156,11 @@ impl Reassembler {
                 }
                 _ => {}
             }
-            if let Some(old) = self.pending.insert(
-                off,
-                Segment {
-                    data: payload.to_vec(),
-                    ts,
-                },
-            ) {
+            if let Some(old) = self.pending.insert(off, Segment { data: payload.to_vec(), ts }) {
                 self.buffered -= old.data.len();
             }
             self.buffered += payload.len();
-            if self.buffered > limits.max_buffered_bytes || self.pending.len() > limits.max_segments
-            {
+            if self.buffered > limits.max_buffered_bytes || self.pending.len() > limits.max_segments {
                 self.stats.cap_drops += 1;
                 self.skip_first_hole(out);
             }
@@ -257,9 +246,7 @@ mod tests {
 
     fn collect(r: &mut Reassembler, seq: u32, data: &[u8], got: &mut Vec<String>) {
         let l = ReasmLimits::default();
-        r.push(seq, data, false, Timestamp(0), &l, None, &mut |c| {
-            got.push(fmt(c))
-        });
+        r.push(seq, data, false, Timestamp(0), &l, None, &mut |c| got.push(fmt(c)));
     }
 
     fn fmt(c: Chunk<'_>) -> String {
@@ -312,22 +299,10 @@ mod tests {
     fn caps_force_gaps() {
         let mut r = Reassembler::default();
         r.start_at(0);
-        let l = ReasmLimits {
-            max_buffered_bytes: 10,
-            max_segments: 100,
-            ooo_threshold_ns: 0,
-        };
+        let l = ReasmLimits { max_buffered_bytes: 10, max_segments: 100, ooo_threshold_ns: 0 };
         let mut got = Vec::new();
         for i in 0..5u32 {
-            r.push(
-                100 + i * 4,
-                b"wxyz",
-                false,
-                Timestamp(0),
-                &l,
-                None,
-                &mut |c| got.push(fmt(c)),
-            );
+            r.push(100 + i * 4, b"wxyz", false, Timestamp(0), &l, None, &mut |c| got.push(fmt(c)));
         }
         assert_eq!(r.stats.cap_drops, 1);
         assert_eq!(got[0], "<gap 100>");

@@ -44,7 +44,6 @@ pub struct SegmentOutcome {
 #[derive(Debug, Default)]
 pub struct TcpConn {
     dirs: [Reassembler; 2],
-    syn_seq: Option<u32>,
     syn_ts: Option<Timestamp>,
     synack_seen: bool,
     handshake_done: bool,
@@ -57,15 +56,6 @@ impl TcpConn {
     /// Out-of-order bytes buffered in both directions.
     pub fn buffered(&self) -> usize {
         self.dirs[0].buffered() + self.dirs[1].buffered()
-    }
-
-    /// Whether a SYN with this sequence number opens a new connection on the same 4-tuple.
-    pub fn reused_by_syn(&self, seq: u32) -> bool {
-        match self.syn_seq {
-            Some(s) => s != seq || self.ended.iter().any(|e| *e),
-            // Joined mid-way: a SYN now is a new connection.
-            None => self.seen_any,
-        }
     }
 
     /// Analyses one segment and reassembles its payload.
@@ -91,7 +81,6 @@ impl TcpConn {
                 if self.syn_ts.is_none() {
                     self.syn_ts = Some(ts);
                 }
-                self.syn_seq = Some(h.seq);
             }
             if h.has(ACK) && dir == Direction::S2C {
                 self.synack_seen = true;
@@ -102,12 +91,7 @@ impl TcpConn {
         } else if first {
             stats.midstream = true;
         }
-        if !self.handshake_done
-            && dir == Direction::C2S
-            && h.has(ACK)
-            && !h.has(SYN)
-            && self.synack_seen
-        {
+        if !self.handshake_done && dir == Direction::C2S && h.has(ACK) && !h.has(SYN) && self.synack_seen {
             self.handshake_done = true;
             if let Some(syn) = self.syn_ts {
                 let rtt = ts.0 - syn.0;
@@ -136,13 +120,9 @@ impl TcpConn {
         // Only the captured part of a snaplen-cut segment can be delivered; the rest is a gap.
         if !self.ended[d] {
             let fin = h.has(FIN);
-            this.push(h.seq, payload, fin, ts, limits, self.rtt_ns, &mut |c| {
-                deliver(c, dir)
-            });
+            this.push(h.seq, payload, fin, ts, limits, self.rtt_ns, &mut |c| deliver(c, dir));
             if payload_len > payload.len() {
-                this.peer_acked(h.seq.wrapping_add(payload_len as u32), &mut |c| {
-                    deliver(c, dir)
-                });
+                this.peer_acked(h.seq.wrapping_add(payload_len as u32), &mut |c| deliver(c, dir));
             }
             if over_budget && this.buffered() > 0 {
                 this.flush(&mut |c| deliver(c, dir));
@@ -172,13 +152,7 @@ impl TcpConn {
     }
 
     /// Flushes both directions and tells the sink they ended.
-    pub fn finish(
-        &mut self,
-        id: FlowId,
-        ts: Timestamp,
-        stats: &mut TcpStats,
-        sink: &mut dyn FlowSink,
-    ) {
+    pub fn finish(&mut self, id: FlowId, ts: Timestamp, stats: &mut TcpStats, sink: &mut dyn FlowSink) {
         for dir in [Direction::C2S, Direction::S2C] {
             let d = dir.index();
             if self.ended[d] {

@@ -11,12 +11,7 @@ use serde_json::{json, Map, Value};
 pub fn build(engine: &Engine, source: &SourceSummary) -> Value {
     let c = &engine.capture;
     let link_type = match c.link_types.as_slice() {
-        [] => source
-            .link_types
-            .first()
-            .map(|l| l.name())
-            .map(Value::from)
-            .unwrap_or(Value::Null),
+        [] => source.link_types.first().map(|l| l.name()).map(Value::from).unwrap_or(Value::Null),
         [one] => Value::from(one.name()),
         many => Value::from(many.iter().map(|l| l.name()).collect::<Vec<_>>().join(",")),
     };
@@ -32,6 +27,7 @@ pub fn build(engine: &Engine, source: &SourceSummary) -> Value {
         "truncated": c.truncated,
         "non_ip": c.non_ip,
         "other_transport": c.other_transport,
+        "tunnelled": c.tunnelled,
         "unsupported_link": c.unsupported_link,
         "time_went_back": c.time_went_back,
         "ip_fragments": engine.defrag.stats,
@@ -46,12 +42,7 @@ pub fn build(engine: &Engine, source: &SourceSummary) -> Value {
         obj.insert("if_dropped".into(), json!(source.if_dropped));
         obj.insert("channel_dropped".into(), json!(source.channel_dropped));
     }
-    let flows: Vec<Value> = engine
-        .flows
-        .records()
-        .iter()
-        .map(|r| flow_json(r, engine.app.anomalies(r.id)))
-        .collect();
+    let flows: Vec<Value> = engine.flows.records().iter().map(|r| flow_json(r, engine.app.anomalies(r.id))).collect();
     let mut out = Map::new();
     out.insert("capture".into(), capture);
     out.insert("flows".into(), Value::Array(flows));

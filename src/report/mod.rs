@@ -22,9 +22,7 @@ pub fn json_ms(ms: f64) -> Value {
 }
 
 fn number(s: &str) -> Value {
-    s.parse::<serde_json::Number>()
-        .map(Value::Number)
-        .unwrap_or(Value::Null)
+    s.parse::<serde_json::Number>().map(Value::Number).unwrap_or(Value::Null)
 }
 
 /// `ip:port`, or `[v6]:port`.

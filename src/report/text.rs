@@ -41,7 +41,13 @@ pub fn render(engine: &Engine, source: &SourceSummary) -> String {
     let _ = writeln!(
         s,
         "  malformed {}  truncated {}  non-IP {}  other transports {}  IP fragments {} (reassembled {}, dropped {})",
-        c.malformed, c.truncated, c.non_ip, c.other_transport, engine.defrag.stats.fragments, engine.defrag.stats.reassembled, engine.defrag.stats.dropped
+        c.malformed,
+        c.truncated,
+        c.non_ip,
+        c.other_transport,
+        engine.defrag.stats.fragments,
+        engine.defrag.stats.reassembled,
+        engine.defrag.stats.dropped
     );
     if source.format == "live" {
         let _ = writeln!(
@@ -57,26 +63,15 @@ pub fn render(engine: &Engine, source: &SourceSummary) -> String {
     }
     let t = engine.flows.stats;
     if t.flows_over_cap > 0 {
-        let _ = writeln!(
-            s,
-            "  flow table full: {} flows ({} packets) not tracked",
-            t.flows_over_cap, t.packets_untracked
-        );
+        let _ =
+            writeln!(s, "  flow table full: {} flows ({} packets) not tracked", t.flows_over_cap, t.packets_untracked);
     }
     let recs = engine.flows.records();
     let _ = writeln!(s, "\nFlows: {}", recs.len());
     let _ = writeln!(
         s,
         "  {:>5} {:<4} {:<8} {:<46} {:>8} {:>10} {:>8} {:>10} {:>9}  tcp",
-        "id",
-        "l4",
-        "proto",
-        "client -> server",
-        "pkts c>s",
-        "bytes c>s",
-        "pkts s>c",
-        "bytes s>c",
-        "dur s"
+        "id", "l4", "proto", "client -> server", "pkts c>s", "bytes c>s", "pkts s>c", "bytes s>c", "dur s"
     );
     let origin = c.first_ts.unwrap_or_default();
     for r in recs {

@@ -20,12 +20,7 @@ pub struct Pending<K: Hash + Eq + Clone> {
 impl<K: Hash + Eq + Clone> Pending<K> {
     /// A table for at most `cap` outstanding requests.
     pub fn new(cap: usize) -> Self {
-        Pending {
-            waiting: HashMap::new(),
-            order: VecDeque::new(),
-            cap: cap.max(1),
-            evicted: 0,
-        }
+        Pending { waiting: HashMap::new(), order: VecDeque::new(), cap: cap.max(1), evicted: 0 }
     }
 
     /// Records a request completed at `ts`. A repeated key keeps the first time (a
@@ -147,9 +142,7 @@ impl LatencyBook {
         let mut out = Map::new();
         for (p, m, s) in self.iter() {
             let Some(sum) = s.summary() else { continue };
-            let entry = out
-                .entry(p.to_string())
-                .or_insert_with(|| Value::Object(Map::new()));
+            let entry = out.entry(p.to_string()).or_insert_with(|| Value::Object(Map::new()));
             if let Value::Object(obj) = entry {
                 let ms = crate::report::json_ms;
                 obj.insert(
@@ -189,9 +182,6 @@ mod tests {
             s.add(f64::from(v));
         }
         let sum = s.summary().unwrap();
-        assert_eq!(
-            (sum.count, sum.min, sum.median, sum.p95, sum.max),
-            (20, 1.0, 10.0, 19.0, 20.0)
-        );
+        assert_eq!((sum.count, sum.min, sum.median, sum.p95, sum.max), (20, 1.0, 10.0, 19.0, 20.0));
     }
 }

@@ -17,10 +17,7 @@ pub struct Limits {
 
 impl Default for Limits {
     fn default() -> Self {
-        Limits {
-            max_datagrams: 4096,
-            timeout_secs: 30,
-        }
+        Limits { max_datagrams: 4096, timeout_secs: 30 }
     }
 }
 
@@ -68,11 +65,7 @@ const MAX_DATAGRAM: u32 = 65_535;
 impl Defragmenter {
     /// A reassembler with the given caps.
     pub fn new(limits: Limits) -> Self {
-        Defragmenter {
-            pending: HashMap::new(),
-            limits,
-            stats: DefragStats::default(),
-        }
+        Defragmenter { pending: HashMap::new(), limits, stats: DefragStats::default() }
     }
 
     /// Adds one fragment; returns the whole datagram payload when it completes.
@@ -94,22 +87,12 @@ impl Defragmenter {
             self.stats.invalid += 1;
             return None;
         }
-        let key = Key {
-            src,
-            dst,
-            id,
-            proto,
-        };
+        let key = Key { src, dst, id, proto };
         if !self.pending.contains_key(&key) {
             self.expire(ts);
             if self.pending.len() >= self.limits.max_datagrams {
                 // Drop the stalest datagram to make room.
-                if let Some(oldest) = self
-                    .pending
-                    .iter()
-                    .min_by_key(|(_, p)| p.last_ts)
-                    .map(|(k, _)| *k)
-                {
+                if let Some(oldest) = self.pending.iter().min_by_key(|(_, p)| p.last_ts).map(|(k, _)| *k) {
                     self.pending.remove(&oldest);
                     self.stats.dropped += 1;
                 }
@@ -149,8 +132,7 @@ impl Defragmenter {
     fn expire(&mut self, now: Timestamp) {
         let timeout = self.limits.timeout_secs;
         let before = self.pending.len();
-        self.pending
-            .retain(|_, p| p.last_ts.plus_secs(timeout) >= now);
+        self.pending.retain(|_, p| p.last_ts.plus_secs(timeout) >= now);
         self.stats.dropped += (before - self.pending.len()) as u64;
     }
 
@@ -187,88 +169,23 @@ mod tests {
         let mut d = Defragmenter::new(Limits::default());
         let data: Vec<u8> = (0..3000u32).map(|i| i as u8).collect();
         let t = Timestamp(0);
-        assert!(d
-            .push(
-                a("10.0.0.1"),
-                a("10.0.0.2"),
-                17,
-                7,
-                1480,
-                true,
-                &data[1480..2960],
-                t
-            )
-            .is_none());
-        assert!(d
-            .push(
-                a("10.0.0.1"),
-                a("10.0.0.2"),
-                17,
-                7,
-                2960,
-                false,
-                &data[2960..],
-                t
-            )
-            .is_none());
-        let got = d
-            .push(
-                a("10.0.0.1"),
-                a("10.0.0.2"),
-                17,
-                7,
-                0,
-                true,
-                &data[..1480],
-                t,
-            )
-            .unwrap();
+        assert!(d.push(a("10.0.0.1"), a("10.0.0.2"), 17, 7, 1480, true, &data[1480..2960], t).is_none());
+        assert!(d.push(a("10.0.0.1"), a("10.0.0.2"), 17, 7, 2960, false, &data[2960..], t).is_none());
+        let got = d.push(a("10.0.0.1"), a("10.0.0.2"), 17, 7, 0, true, &data[..1480], t).unwrap();
         assert_eq!(got, data);
         assert_eq!(d.stats.reassembled, 1);
     }
 
     #[test]
     fn caps_and_timeouts_drop_and_count() {
-        let mut d = Defragmenter::new(Limits {
-            max_datagrams: 2,
-            timeout_secs: 1,
-        });
+        let mut d = Defragmenter::new(Limits { max_datagrams: 2, timeout_secs: 1 });
         for id in 0..5 {
-            d.push(
-                a("10.0.0.1"),
-                a("10.0.0.2"),
-                17,
-                id,
-                0,
-                true,
-                &[0; 8],
-                Timestamp(0),
-            );
+            d.push(a("10.0.0.1"), a("10.0.0.2"), 17, id, 0, true, &[0; 8], Timestamp(0));
         }
         assert_eq!(d.stats.dropped, 3);
-        d.push(
-            a("10.0.0.1"),
-            a("10.0.0.2"),
-            17,
-            99,
-            0,
-            true,
-            &[0; 8],
-            Timestamp(5_000_000_000),
-        );
+        d.push(a("10.0.0.1"), a("10.0.0.2"), 17, 99, 0, true, &[0; 8], Timestamp(5_000_000_000));
         assert_eq!(d.stats.dropped, 5);
-        assert!(d
-            .push(
-                a("10.0.0.1"),
-                a("10.0.0.2"),
-                17,
-                1,
-                65_000,
-                true,
-                &[0; 1000],
-                Timestamp(0)
-            )
-            .is_none());
+        assert!(d.push(a("10.0.0.1"), a("10.0.0.2"), 17, 1, 65_000, true, &[0; 1000], Timestamp(0)).is_none());
         assert_eq!(d.stats.invalid, 1);
     }
 }

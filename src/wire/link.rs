@@ -26,12 +26,7 @@ fn be16(b: &[u8], at: usize) -> Option<u16> {
 }
 
 fn short(offset: usize, needed: usize, had: usize) -> DecodeError {
-    DecodeError::Truncated {
-        layer: Layer::Link,
-        offset,
-        needed,
-        had,
-    }
+    DecodeError::Truncated { layer: Layer::Link, offset, needed, had }
 }
 
 /// Finds the network payload of a frame of the given link type.
@@ -65,10 +60,7 @@ pub fn strip(link: LinkType, f: &[u8]) -> Result<Payload, DecodeError> {
         12 | 14 | 101 => by_version(f, 0),
         228 => Ok(Payload::Ip(0)),
         229 => Ok(Payload::Ip(0)),
-        _ => Err(DecodeError::Invalid {
-            layer: Layer::Link,
-            what: "unsupported link type",
-        }),
+        _ => Err(DecodeError::Invalid { layer: Layer::Link, what: "unsupported link type" }),
     }
 }
 
@@ -92,10 +84,7 @@ fn ethertype(f: &[u8], mut off: usize, mut t: u16) -> Result<Payload, DecodeErro
             other => return Ok(Payload::Other(other)),
         }
     }
-    Err(DecodeError::Invalid {
-        layer: Layer::Link,
-        what: "too many VLAN tags",
-    })
+    Err(DecodeError::Invalid { layer: Layer::Link, what: "too many VLAN tags" })
 }
 
 #[cfg(test)]
@@ -108,14 +97,8 @@ mod tests {
         sll2.extend_from_slice(&[0u8; 18]);
         sll2.push(0x60);
         assert_eq!(strip(LinkType::LINUX_SLL2, &sll2), Ok(Payload::Ip(20)));
-        assert_eq!(
-            strip(LinkType::NULL, &[2, 0, 0, 0, 0x45]),
-            Ok(Payload::Ip(4))
-        );
-        assert_eq!(
-            strip(LinkType::LOOP, &[0, 0, 0, 24, 0x60]),
-            Ok(Payload::Ip(4))
-        );
+        assert_eq!(strip(LinkType::NULL, &[2, 0, 0, 0, 0x45]), Ok(Payload::Ip(4)));
+        assert_eq!(strip(LinkType::LOOP, &[0, 0, 0, 24, 0x60]), Ok(Payload::Ip(4)));
         assert!(strip(LinkType::LINUX_SLL2, &[0x08]).is_err());
     }
 

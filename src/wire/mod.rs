@@ -4,6 +4,7 @@
 pub mod defrag;
 pub mod link;
 pub mod transport;
+pub mod tunnel;
 
 use crate::capture::LinkType;
 use etherparse::LaxIpSlice;
@@ -92,18 +93,16 @@ pub fn decode_network(link: LinkType, frame: &[u8]) -> Result<Network<'_>, Decod
     }
 }
 
-fn decode_ip(frame: &[u8], off: usize) -> Result<Network<'_>, DecodeError> {
+/// Decodes an IP packet at `off` in `frame` (also used for tunnelled packets).
+pub fn decode_ip(frame: &[u8], off: usize) -> Result<Network<'_>, DecodeError> {
     let bytes = frame.get(off..).unwrap_or(&[]);
     let (ip, _stop) = LaxIpSlice::from_slice(bytes).map_err(|e| ip_error(off, bytes.len(), &e))?;
     let net = match ip {
         LaxIpSlice::Ipv4(v4) => {
             let h = v4.header();
             let p = v4.payload();
-            let hdr_len =
-                usize::from(h.ihl()) * 4 + v4.extensions().auth.map_or(0, |a| a.slice().len());
-            let declared = usize::from(h.total_len())
-                .saturating_sub(hdr_len)
-                .max(p.payload.len());
+            let hdr_len = usize::from(h.ihl()) * 4 + v4.extensions().auth.map_or(0, |a| a.slice().len());
+            let declared = usize::from(h.total_len()).saturating_sub(hdr_len).max(p.payload.len());
             let fragment = h.is_fragmenting_payload().then(|| Fragment {
                 id: u32::from(h.identification()),
                 offset: u32::from(h.fragments_offset().value()) * 8,
@@ -123,9 +122,7 @@ fn decode_ip(frame: &[u8], off: usize) -> Result<Network<'_>, DecodeError> {
             let p = v6.payload();
             let exts = v6.extensions().clone();
             let ext_len = exts.slice().len();
-            let declared = usize::from(h.payload_length())
-                .saturating_sub(ext_len)
-                .max(p.payload.len());
+            let declared = usize::from(h.payload_length()).saturating_sub(ext_len).max(p.payload.len());
             let mut fragment = None;
             for e in exts {
                 if let etherparse::Ipv6ExtensionSlice::Fragment(f) = e {
@@ -151,23 +148,11 @@ fn decode_ip(frame: &[u8], off: usize) -> Result<Network<'_>, DecodeError> {
     Ok(Network::Ip(net))
 }
 
-fn ip_error(
-    offset: usize,
-    had: usize,
-    e: &etherparse::err::ip::LaxHeaderSliceError,
-) -> DecodeError {
+fn ip_error(offset: usize, had: usize, e: &etherparse::err::ip::LaxHeaderSliceError) -> DecodeError {
     use etherparse::err::ip::LaxHeaderSliceError as E;
     match e {
-        E::Len(l) => DecodeError::Truncated {
-            layer: Layer::Ip,
-            offset,
-            needed: l.required_len,
-            had,
-        },
-        E::Content(_) => DecodeError::Invalid {
-            layer: Layer::Ip,
-            what: "bad IP header",
-        },
+        E::Len(l) => DecodeError::Truncated { layer: Layer::Ip, offset, needed: l.required_len, had },
+        E::Content(_) => DecodeError::Invalid { layer: Layer::Ip, what: "bad IP header" },
     }
 }
 
@@ -177,28 +162,8 @@ mod tests {
 
     fn ipv4_udp(payload: &[u8]) -> Vec<u8> {
         let total = 20 + 8 + payload.len();
-        let mut p = vec![
-            0x45,
-            0,
-            (total >> 8) as u8,
-            total as u8,
-            0,
-            1,
-            0,
-            0,
-            64,
-            17,
-            0,
-            0,
-            127,
-            0,
-            0,
-            1,
-            127,
-            0,
-            0,
-            2,
-        ];
+        let mut p =
+            vec![0x45, 0, (total >> 8) as u8, total as u8, 0, 1, 0, 0, 64, 17, 0, 0, 127, 0, 0, 1, 127, 0, 0, 2];
         let ul = 8 + payload.len();
         p.extend_from_slice(&[0x30, 0x39, 0x9c, 0x40, (ul >> 8) as u8, ul as u8, 0, 0]);
         p.extend_from_slice(payload);
@@ -210,20 +175,11 @@ mod tests {
         let mut f = vec![0u8; 12];
         f.extend_from_slice(&[0x88, 0xa8, 0, 200, 0x81, 0x00, 1, 44, 0x08, 0x00]);
         f.extend_from_slice(&ipv4_udp(b"hello"));
-        let Network::Ip(ip) = decode_network(LinkType::ETHERNET, &f).unwrap() else {
-            panic!()
-        };
+        let Network::Ip(ip) = decode_network(LinkType::ETHERNET, &f).unwrap() else { panic!() };
         assert_eq!(ip.proto, 17);
         assert_eq!(ip.src.to_string(), "127.0.0.1");
         let t = transport::decode(ip.proto, ip.payload, ip.declared_len).unwrap();
-        assert!(matches!(
-            t,
-            Transport::Udp {
-                src_port: 12345,
-                dst_port: 40000,
-                ..
-            }
-        ));
+        assert!(matches!(t, Transport::Udp { src_port: 12345, dst_port: 40000, .. }));
     }
 
     #[test]
@@ -238,9 +194,7 @@ mod tests {
     fn snaplen_cut_keeps_declared_length() {
         let full = ipv4_udp(&[7u8; 100]);
         let cut = &full[..40];
-        let Network::Ip(ip) = decode_network(LinkType::RAW, cut).unwrap() else {
-            panic!()
-        };
+        let Network::Ip(ip) = decode_network(LinkType::RAW, cut).unwrap() else { panic!() };
         assert_eq!(ip.declared_len, 108);
         assert_eq!(ip.payload.len(), 20);
     }

@@ -68,10 +68,7 @@ pub enum Transport<'a> {
 }
 
 fn be16(b: &[u8], at: usize) -> u16 {
-    u16::from_be_bytes([
-        b.get(at).copied().unwrap_or(0),
-        b.get(at + 1).copied().unwrap_or(0),
-    ])
+    u16::from_be_bytes([b.get(at).copied().unwrap_or(0), b.get(at + 1).copied().unwrap_or(0)])
 }
 
 fn be32(b: &[u8], at: usize) -> u32 {
@@ -80,27 +77,15 @@ fn be32(b: &[u8], at: usize) -> u32 {
 
 /// Decodes TCP or UDP from an IP payload. `declared_len` is the IP payload length the IP
 /// header gave (the captured `ip_payload` may be shorter).
-pub fn decode(
-    proto: u8,
-    ip_payload: &[u8],
-    declared_len: usize,
-) -> Result<Transport<'_>, DecodeError> {
+pub fn decode(proto: u8, ip_payload: &[u8], declared_len: usize) -> Result<Transport<'_>, DecodeError> {
     match proto {
         6 => {
             if ip_payload.len() < 20 {
-                return Err(DecodeError::Truncated {
-                    layer: Layer::Tcp,
-                    offset: 0,
-                    needed: 20,
-                    had: ip_payload.len(),
-                });
+                return Err(DecodeError::Truncated { layer: Layer::Tcp, offset: 0, needed: 20, had: ip_payload.len() });
             }
             let hlen = usize::from(ip_payload.get(12).copied().unwrap_or(0) >> 4) * 4;
             if hlen < 20 {
-                return Err(DecodeError::Invalid {
-                    layer: Layer::Tcp,
-                    what: "data offset below 5",
-                });
+                return Err(DecodeError::Invalid { layer: Layer::Tcp, what: "data offset below 5" });
             }
             let payload = ip_payload.get(hlen..).ok_or(DecodeError::Truncated {
                 layer: Layer::Tcp,
@@ -117,36 +102,18 @@ pub fn decode(
                 window: be16(ip_payload, 14),
             };
             let payload_len = declared_len.saturating_sub(hlen).max(payload.len());
-            Ok(Transport::Tcp {
-                header,
-                payload,
-                payload_len,
-            })
+            Ok(Transport::Tcp { header, payload, payload_len })
         }
         17 => {
             if ip_payload.len() < 8 {
-                return Err(DecodeError::Truncated {
-                    layer: Layer::Udp,
-                    offset: 0,
-                    needed: 8,
-                    had: ip_payload.len(),
-                });
+                return Err(DecodeError::Truncated { layer: Layer::Udp, offset: 0, needed: 8, had: ip_payload.len() });
             }
             let ulen = usize::from(be16(ip_payload, 4));
             // RFC 768: length includes the header; 0 is allowed for IPv6 jumbograms only.
-            let payload_len = if ulen >= 8 {
-                ulen - 8
-            } else {
-                declared_len.saturating_sub(8)
-            };
+            let payload_len = if ulen >= 8 { ulen - 8 } else { declared_len.saturating_sub(8) };
             let avail = ip_payload.get(8..).unwrap_or(&[]);
             let payload = avail.get(..payload_len.min(avail.len())).unwrap_or(avail);
-            Ok(Transport::Udp {
-                src_port: be16(ip_payload, 0),
-                dst_port: be16(ip_payload, 2),
-                payload,
-                payload_len,
-            })
+            Ok(Transport::Udp { src_port: be16(ip_payload, 0), dst_port: be16(ip_payload, 2), payload, payload_len })
         }
         other => Ok(Transport::Other(other)),
     }
@@ -158,22 +125,10 @@ mod tests {
 
     #[test]
     fn tcp_header_fields() {
-        let mut t = vec![
-            0x9c, 0x40, 0x07, 0x8f, 0, 0, 0, 10, 0, 0, 0, 20, 0x50, 0x18, 0xff, 0xff, 0, 0, 0, 0,
-        ];
+        let mut t = vec![0x9c, 0x40, 0x07, 0x8f, 0, 0, 0, 10, 0, 0, 0, 20, 0x50, 0x18, 0xff, 0xff, 0, 0, 0, 0];
         t.extend_from_slice(b"abc");
-        let Transport::Tcp {
-            header,
-            payload,
-            payload_len,
-        } = decode(6, &t, t.len()).unwrap()
-        else {
-            panic!()
-        };
-        assert_eq!(
-            (header.src_port, header.dst_port, header.seq, header.ack),
-            (40000, 1935, 10, 20)
-        );
+        let Transport::Tcp { header, payload, payload_len } = decode(6, &t, t.len()).unwrap() else { panic!() };
+        assert_eq!((header.src_port, header.dst_port, header.seq, header.ack), (40000, 1935, 10, 20));
         assert!(header.has(flags::ACK | flags::PSH));
         assert_eq!((payload, payload_len), (&b"abc"[..], 3));
     }
@@ -186,12 +141,7 @@ mod tests {
         t2[12] = 0xf0; // 60-byte header in a 20-byte segment
         assert!(decode(6, &t2, 20).is_err());
         assert!(decode(17, &[1, 2, 3], 3).is_err());
-        let Transport::Udp {
-            payload,
-            payload_len,
-            ..
-        } = decode(17, &[0, 1, 0, 2, 0, 200, 0, 0, 9], 9).unwrap()
-        else {
+        let Transport::Udp { payload, payload_len, .. } = decode(17, &[0, 1, 0, 2, 0, 200, 0, 0, 9], 9).unwrap() else {
             panic!()
         };
         assert_eq!((payload.len(), payload_len), (1, 192));

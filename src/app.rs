@@ -3,7 +3,7 @@
 //! [`FlowSink`] and owns the engine-side buffering of dissectors that need more bytes.
 
 use crate::dissect::{spec_by_name, Ctx, DatagramDissector, Probe, ProbeInput, Progress, StreamDissector, REGISTRY};
-use crate::flow::{Direction, FlowId, FlowNote, FlowSink, TransportKind};
+use crate::flow::{Direction, FlowId, FlowNote, FlowSink, PerDir, TransportKind};
 use crate::session::latency::LatencyBook;
 use crate::time::Timestamp;
 use crate::timeline::{Event, FieldValue, Timeline};
@@ -58,18 +58,18 @@ impl std::str::FromStr for DecodeAs {
 
 struct Probing {
     /// TCP: first bytes of each direction. UDP: unused.
-    buf: [Vec<u8>; 2],
+    buf: PerDir<Vec<u8>>,
     /// TCP: the order in which the bytes arrived, for replay once a protocol matches.
     log: Vec<(Direction, Timestamp, usize, usize)>,
     /// UDP: the previous datagram's first bytes, per direction.
-    prev: [Vec<u8>; 2],
+    prev: PerDir<Vec<u8>>,
     datagrams: u32,
 }
 
 struct Stream {
     d: Box<dyn StreamDissector>,
-    stash: [Vec<u8>; 2],
-    need: [usize; 2],
+    stash: PerDir<Vec<u8>>,
+    need: PerDir<usize>,
     failed: bool,
 }
 
@@ -91,7 +91,7 @@ struct FlowApp {
     with_syn: bool,
     spec: Option<usize>,
     anomalies: u64,
-    ended: [bool; 2],
+    ended: PerDir<bool>,
 }
 
 /// Application-layer state of every flow.
@@ -150,7 +150,7 @@ impl AppLayer {
                 with_syn,
                 spec: None,
                 anomalies: 0,
-                ended: [false; 2],
+                ended: PerDir::default(),
             });
         }
         let forced = self
@@ -163,9 +163,9 @@ impl AppLayer {
         };
         *f = FlowApp {
             state: State::Probing(Box::new(Probing {
-                buf: [Vec::new(), Vec::new()],
+                buf: PerDir::default(),
                 log: Vec::new(),
-                prev: [Vec::new(), Vec::new()],
+                prev: PerDir::default(),
                 datagrams: 0,
             })),
             transport,
@@ -174,7 +174,7 @@ impl AppLayer {
             with_syn,
             spec: None,
             anomalies: 0,
-            ended: [false; 2],
+            ended: PerDir::default(),
         };
         if let Some(spec) = forced {
             self.pin(flow, spec, "decode-as");
@@ -191,8 +191,8 @@ impl AppLayer {
         f.state = match (f.transport, s.stream, s.datagram) {
             (TransportKind::Tcp, Some(new), _) => State::Stream(Box::new(Stream {
                 d: new(),
-                stash: [Vec::new(), Vec::new()],
-                need: [0; 2],
+                stash: PerDir::default(),
+                need: PerDir::default(),
                 failed: false,
             })),
             (TransportKind::Udp, _, Some(new)) => State::Datagram(new()),
@@ -247,20 +247,19 @@ impl AppLayer {
             show_secrets: show,
             anomalies: &mut f.anomalies,
         };
-        let i = dir.index();
-        let result = if st.stash[i].is_empty() {
+        let result = if st.stash[dir].is_empty() {
             let r = st.d.on_data(&mut ctx, dir, data, ts);
             if let Progress::NeedMore { consumed, needed } = &r {
-                st.stash[i].extend_from_slice(data.get(*consumed..).unwrap_or(&[]));
-                st.need[i] = *needed;
+                st.stash[dir].extend_from_slice(data.get(*consumed..).unwrap_or(&[]));
+                st.need[dir] = *needed;
             }
             r
         } else {
-            st.stash[i].extend_from_slice(data);
-            if st.stash[i].len() < st.need[i] {
-                if st.stash[i].len() > MAX_STASH {
-                    let dropped = st.stash[i].len() as u64;
-                    st.stash[i] = Vec::new();
+            st.stash[dir].extend_from_slice(data);
+            if st.stash[dir].len() < st.need[dir] {
+                if st.stash[dir].len() > MAX_STASH {
+                    let dropped = st.stash[dir].len() as u64;
+                    st.stash[dir] = Vec::new();
                     ctx.anomaly(
                         "stream",
                         ts,
@@ -271,17 +270,17 @@ impl AppLayer {
                 }
                 return;
             }
-            let mut buf = std::mem::take(&mut st.stash[i]);
+            let mut buf = std::mem::take(&mut st.stash[dir]);
             let r = st.d.on_data(&mut ctx, dir, &buf, ts);
             match &r {
                 Progress::Done => buf.clear(),
                 Progress::NeedMore { consumed, needed } => {
                     buf.drain(..(*consumed).min(buf.len()));
-                    st.need[i] = *needed;
+                    st.need[dir] = *needed;
                 }
                 Progress::Reject(_) => buf.clear(),
             }
-            st.stash[i] = buf;
+            st.stash[dir] = buf;
             r
         };
         if let Progress::Reject(e) = result {
@@ -301,15 +300,14 @@ impl AppLayer {
         };
         match &mut f.state {
             State::Probing(p) => {
-                let i = dir.index();
-                let prev = (!p.prev[i].is_empty()).then_some(p.prev[i].as_slice());
+                let prev = (!p.prev[dir].is_empty()).then_some(p.prev[dir].as_slice());
                 let input = ProbeInput { dir, data, other: &[], prev, udp: true };
                 let hit = order
                     .iter()
                     .copied()
                     .find(|&s| REGISTRY.get(s).is_some_and(|spec| (spec.probe)(&input) == Probe::Match));
-                p.prev[i].clear();
-                p.prev[i].extend_from_slice(data.get(..PREV_KEEP.min(data.len())).unwrap_or(&[]));
+                p.prev[dir].clear();
+                p.prev[dir].extend_from_slice(data.get(..PREV_KEEP.min(data.len())).unwrap_or(&[]));
                 p.datagrams += 1;
                 let exhausted = p.datagrams >= PROBE_DATAGRAMS;
                 match hit {
@@ -350,11 +348,10 @@ impl AppLayer {
         let State::Probing(p) = &mut f.state else {
             return;
         };
-        let i = dir.index();
-        let room = PROBE_BYTES.saturating_sub(p.buf[i].len());
+        let room = PROBE_BYTES.saturating_sub(p.buf[dir].len());
         let take = data.len().min(room);
-        let start = p.buf[i].len();
-        p.buf[i].extend_from_slice(data.get(..take).unwrap_or(&[]));
+        let start = p.buf[dir].len();
+        p.buf[dir].extend_from_slice(data.get(..take).unwrap_or(&[]));
         p.log.push((dir, ts, start, start + take));
         let overflow = take < data.len();
         let mut need_more = false;
@@ -365,7 +362,7 @@ impl AppLayer {
             };
             let mut verdict = Probe::NoMatch;
             for d in [Direction::C2S, Direction::S2C] {
-                let (mine, other) = (&p.buf[d.index()], &p.buf[d.flip().index()]);
+                let (mine, other) = (&p.buf[d], &p.buf[d.flip()]);
                 if mine.is_empty() {
                     continue;
                 }
@@ -391,14 +388,14 @@ impl AppLayer {
             self.pin(flow, spec, "content");
             // Replay what the probes saw, in arrival order, then the rest of this chunk.
             for &(d, t, a, b) in &p.log {
-                if let Some(bytes) = p.buf[d.index()].get(a..b) {
+                if let Some(bytes) = p.buf[d].get(a..b) {
                     self.feed(flow, d, bytes, t);
                 }
             }
             if overflow {
                 self.feed(flow, dir, data.get(take..).unwrap_or(&[]), ts);
             }
-        } else if !need_more || (p.buf[0].len() >= PROBE_BYTES || p.buf[1].len() >= PROBE_BYTES) {
+        } else if !need_more || (p.buf.c2s.len() >= PROBE_BYTES || p.buf.s2c.len() >= PROBE_BYTES) {
             self.give_up(flow);
         }
     }
@@ -421,12 +418,12 @@ impl FlowSink for AppLayer {
         match &mut f.state {
             State::Probing(p) => {
                 // What was buffered no longer lines up with what follows: probe afresh.
-                p.buf[dir.index()].clear();
+                p.buf[dir].clear();
                 p.log.retain(|(d, ..)| *d != dir);
             }
             State::Stream(st) => {
-                st.stash[dir.index()].clear();
-                st.need[dir.index()] = 0;
+                st.stash[dir].clear();
+                st.need[dir] = 0;
                 let mut ctx = Ctx {
                     flow,
                     timeline: &mut self.timeline,
@@ -445,11 +442,11 @@ impl FlowSink for AppLayer {
         let Some(f) = self.flows.get_mut(flow as usize) else {
             return;
         };
-        if f.ended[dir.index()] {
+        if f.ended[dir] {
             return;
         }
-        f.ended[dir.index()] = true;
-        let both = f.ended[0] && f.ended[1];
+        f.ended[dir] = true;
+        let both = f.ended.c2s && f.ended.s2c;
         let mut ctx = Ctx {
             flow,
             timeline: &mut self.timeline,

@@ -237,7 +237,7 @@ impl Progress {
     }
 
     fn tick(&mut self, packets: u64) {
-        if !self.enabled || packets % 65_536 != 0 {
+        if !self.enabled || !packets.is_multiple_of(65_536) {
             return;
         }
         let now = std::time::Instant::now();

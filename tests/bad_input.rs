@@ -122,11 +122,11 @@ fn snaplen_cut_packets_keep_flow_counts_and_are_counted() {
     assert_eq!(a.flows.records().len(), b.flows.records().len());
     for (x, y) in a.flows.records().iter().zip(b.flows.records()) {
         assert_eq!((x.client, x.server), (y.client, y.server));
-        assert_eq!(x.dirs[0].packets, y.dirs[0].packets);
-        assert_eq!(x.dirs[1].packets, y.dirs[1].packets);
+        assert_eq!(x.dirs.c2s.packets, y.dirs.c2s.packets);
+        assert_eq!(x.dirs.s2c.packets, y.dirs.s2c.packets);
         // Payload byte counts come from the headers, not from what was captured.
-        assert_eq!(x.dirs[0].bytes, y.dirs[0].bytes);
-        assert_eq!(x.dirs[1].bytes, y.dirs[1].bytes);
+        assert_eq!(x.dirs.c2s.bytes, y.dirs.c2s.bytes);
+        assert_eq!(x.dirs.s2c.bytes, y.dirs.s2c.bytes);
     }
     assert!(b.flows.records().iter().any(|r| r.tcp.is_some_and(|t| t.gaps > 0)), "cut payload is a gap for dissectors");
 }

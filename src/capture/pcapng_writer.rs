@@ -65,7 +65,7 @@ impl<W: Write> PcapngWriter<W> {
         h[24..28].copy_from_slice(&orig_len.max(data.len() as u32).to_le_bytes());
         self.out.write_all(&h)?;
         self.out.write_all(data)?;
-        self.out.write_all(&[0u8; 3][..pad])?;
+        self.out.write_all([0u8; 3].get(..pad).unwrap_or(&[]))?;
         self.out.write_all(&total.to_le_bytes())
     }
 

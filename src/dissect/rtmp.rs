@@ -32,7 +32,7 @@ pub fn probe(p: &ProbeInput<'_>) -> Probe {
     match client.first() {
         None => {
             // Only server bytes: S0+S1+S2 = 3073 bytes starting with 3.
-            if server.len() >= 2 * 1536 + 1 && matches!(server.first(), Some(3)) {
+            if server.len() > 2 * 1536 && matches!(server.first(), Some(3)) {
                 Probe::Match
             } else if server.is_empty() || (matches!(server.first(), Some(3)) && server.len() < 3073) {
                 Probe::NeedMore

@@ -38,16 +38,54 @@ impl Direction {
         }
     }
 
-    /// 0 for client→server, 1 for server→client (for per-direction arrays).
-    pub fn index(self) -> usize {
-        self as usize
-    }
-
     /// `c2s` or `s2c`.
     pub fn as_str(self) -> &'static str {
         match self {
             Direction::C2S => "c2s",
             Direction::S2C => "s2c",
+        }
+    }
+}
+
+/// One value per direction, indexed by [`Direction`] (no index can be out of range).
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct PerDir<T> {
+    /// Client to server.
+    pub c2s: T,
+    /// Server to client.
+    pub s2c: T,
+}
+
+impl<T> PerDir<T> {
+    /// Both values, client→server first.
+    pub fn new(c2s: T, s2c: T) -> Self {
+        PerDir { c2s, s2c }
+    }
+
+    /// The value of `dir` and the other one, both mutable.
+    pub fn pair_mut(&mut self, dir: Direction) -> (&mut T, &mut T) {
+        match dir {
+            Direction::C2S => (&mut self.c2s, &mut self.s2c),
+            Direction::S2C => (&mut self.s2c, &mut self.c2s),
+        }
+    }
+}
+
+impl<T> std::ops::Index<Direction> for PerDir<T> {
+    type Output = T;
+    fn index(&self, d: Direction) -> &T {
+        match d {
+            Direction::C2S => &self.c2s,
+            Direction::S2C => &self.s2c,
+        }
+    }
+}
+
+impl<T> std::ops::IndexMut<Direction> for PerDir<T> {
+    fn index_mut(&mut self, d: Direction) -> &mut T {
+        match d {
+            Direction::C2S => &mut self.c2s,
+            Direction::S2C => &mut self.s2c,
         }
     }
 }
@@ -92,8 +130,8 @@ pub struct FlowRecord {
     pub client: SocketAddr,
     /// The endpoint that was contacted.
     pub server: SocketAddr,
-    /// Counters, indexed by [`Direction::index`].
-    pub dirs: [DirStats; 2],
+    /// Counters per direction.
+    pub dirs: PerDir<DirStats>,
     /// First packet's capture time.
     pub first_ts: Timestamp,
     /// Last packet's capture time.
@@ -214,7 +252,7 @@ pub struct FlowTable {
     conns: Vec<Option<Box<TcpConn>>>,
     keys: Vec<FlowKey>,
     /// First sequence number seen per direction of each TCP flow (the SYN's when seen).
-    base_seq: Vec<[Option<u32>; 2]>,
+    base_seq: Vec<PerDir<Option<u32>>>,
     limits: FlowLimits,
     is_service_port: Box<dyn Fn(u16) -> bool + Send>,
     total_buffered: usize,
@@ -264,7 +302,7 @@ impl FlowTable {
         // server talking; otherwise the first sender is the client.
         let s = (self.is_service_port)(src.port());
         let d = (self.is_service_port)(dst.port());
-        !(s && !d)
+        !s || d
     }
 
     fn create(
@@ -285,7 +323,7 @@ impl FlowTable {
             transport,
             client,
             server,
-            dirs: [DirStats::default(); 2],
+            dirs: PerDir::default(),
             first_ts: ts,
             last_ts: ts,
             protocol: "unknown",
@@ -294,14 +332,14 @@ impl FlowTable {
         });
         self.conns.push((transport == TransportKind::Tcp).then(|| Box::new(TcpConn::default())));
         self.keys.push(key);
-        self.base_seq.push([None, None]);
+        self.base_seq.push(PerDir::default());
         self.map.insert(key, id);
         Some(id)
     }
 
     fn count(&mut self, id: FlowId, dir: Direction, bytes: usize, ts: Timestamp) {
         if let Some(r) = self.records.get_mut(id as usize) {
-            let d = &mut r.dirs[dir.index()];
+            let d = &mut r.dirs[dir];
             d.packets += 1;
             d.bytes += bytes as u64;
             r.first_ts = r.first_ts.min(ts);
@@ -410,7 +448,7 @@ impl FlowTable {
         };
         let dir = self.direction_of(id, src);
         if let Some(b) = self.base_seq.get_mut(id as usize) {
-            b[dir.index()].get_or_insert(h.seq);
+            b[dir].get_or_insert(h.seq);
         }
         if new {
             self.started(id, dir, ts, h.has(SYN), sink);
@@ -443,7 +481,7 @@ impl FlowTable {
     /// even after FIN or RST).
     fn conn_reused_by_syn(&self, id: FlowId, src: SocketAddr, seq: u32) -> bool {
         let dir = self.direction_of(id, src);
-        match self.base_seq.get(id as usize).and_then(|b| b[dir.index()]) {
+        match self.base_seq.get(id as usize).and_then(|b| b[dir]) {
             Some(base) => base != seq,
             None => false,
         }

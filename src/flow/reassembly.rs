@@ -96,6 +96,7 @@ impl Reassembler {
         Some(self.delivered as i64 + i64::from(seq.wrapping_sub(next) as i32))
     }
 
+    #[allow(clippy::too_many_arguments)]
     /// Adds a segment's payload. `fin` marks the segment carrying FIN. `ooo_ns` is the
     /// reordering window (the handshake RTT when known).
     pub fn push(

@@ -2,7 +2,7 @@
 //! windows, capture gaps, FIN/RST, and the two reassemblers.
 
 use super::reassembly::{Chunk, ReasmLimits, Reassembler};
-use super::{Direction, FlowId, FlowNote, FlowSink};
+use super::{Direction, FlowId, FlowNote, FlowSink, PerDir};
 use crate::time::Timestamp;
 use crate::wire::transport::flags::{ACK, FIN, RST, SYN};
 use crate::wire::TcpHeader;
@@ -28,7 +28,7 @@ pub struct TcpStats {
     /// The connection was joined after its SYN.
     pub midstream: bool,
     /// FIN seen from the client / the server.
-    pub fin: [bool; 2],
+    pub fin: PerDir<bool>,
     /// A RST was seen.
     pub rst: bool,
 }
@@ -43,19 +43,19 @@ pub struct SegmentOutcome {
 /// Live state of one TCP connection.
 #[derive(Debug, Default)]
 pub struct TcpConn {
-    dirs: [Reassembler; 2],
+    dirs: PerDir<Reassembler>,
     syn_ts: Option<Timestamp>,
     synack_seen: bool,
     handshake_done: bool,
     rtt_ns: Option<i64>,
-    ended: [bool; 2],
+    ended: PerDir<bool>,
     seen_any: bool,
 }
 
 impl TcpConn {
     /// Out-of-order bytes buffered in both directions.
     pub fn buffered(&self) -> usize {
-        self.dirs[0].buffered() + self.dirs[1].buffered()
+        self.dirs.c2s.buffered() + self.dirs.s2c.buffered()
     }
 
     /// Analyses one segment and reassembles its payload.
@@ -75,19 +75,16 @@ impl TcpConn {
     ) -> SegmentOutcome {
         let first = !self.seen_any;
         self.seen_any = true;
-        let d = dir.index();
         if h.has(SYN) {
-            if !h.has(ACK) && dir == Direction::C2S {
-                if self.syn_ts.is_none() {
-                    self.syn_ts = Some(ts);
-                }
+            if !h.has(ACK) && dir == Direction::C2S && self.syn_ts.is_none() {
+                self.syn_ts = Some(ts);
             }
             if h.has(ACK) && dir == Direction::S2C {
                 self.synack_seen = true;
                 // The SYN-ACK acknowledges the client's ISN + 1: the client's stream starts there.
-                self.dirs[0].start_at(h.ack);
+                self.dirs.c2s.start_at(h.ack);
             }
-            self.dirs[d].start_at(h.seq.wrapping_add(1));
+            self.dirs[dir].start_at(h.seq.wrapping_add(1));
         } else if first {
             stats.midstream = true;
         }
@@ -104,13 +101,7 @@ impl TcpConn {
         if h.window == 0 && h.flags & (SYN | FIN | RST) == 0 {
             stats.zero_window += 1;
         }
-        let (this, other) = if d == 0 {
-            let (a, b) = self.dirs.split_at_mut(1);
-            (&mut a[0], &mut b[0])
-        } else {
-            let (a, b) = self.dirs.split_at_mut(1);
-            (&mut b[0], &mut a[0])
-        };
+        let (this, other) = self.dirs.pair_mut(dir);
         let before = this.stats;
         let before_other = other.stats;
         let mut deliver = |c: Chunk<'_>, dir: Direction| match c {
@@ -118,7 +109,7 @@ impl TcpConn {
             Chunk::Gap(n) => sink.gap(id, dir, n),
         };
         // Only the captured part of a snaplen-cut segment can be delivered; the rest is a gap.
-        if !self.ended[d] {
+        if !self.ended[dir] {
             let fin = h.has(FIN);
             this.push(h.seq, payload, fin, ts, limits, self.rtt_ns, &mut |c| deliver(c, dir));
             if payload_len > payload.len() {
@@ -128,21 +119,21 @@ impl TcpConn {
                 this.flush(&mut |c| deliver(c, dir));
             }
         }
-        if h.has(ACK) && !self.ended[1 - d] {
+        if h.has(ACK) && !self.ended[dir.flip()] {
             other.peer_acked(h.ack, &mut |c| deliver(c, dir.flip()));
         }
         accumulate(stats, &before, &this.stats);
         accumulate(stats, &before_other, &other.stats);
         let mut outcome = SegmentOutcome::default();
         if h.has(FIN) {
-            stats.fin[d] = true;
+            stats.fin[dir] = true;
         }
         if h.has(RST) {
             stats.rst = true;
             sink.note(id, dir, ts, FlowNote::Reset);
             self.finish(id, ts, stats, sink);
             outcome.closed = true;
-        } else if stats.fin[0] && stats.fin[1] && h.has(ACK) && !h.has(FIN) {
+        } else if stats.fin.c2s && stats.fin.s2c && h.has(ACK) && !h.has(FIN) {
             // The last ACK after both FINs.
             sink.note(id, dir, ts, FlowNote::Closed);
             self.finish(id, ts, stats, sink);
@@ -154,18 +145,17 @@ impl TcpConn {
     /// Flushes both directions and tells the sink they ended.
     pub fn finish(&mut self, id: FlowId, ts: Timestamp, stats: &mut TcpStats, sink: &mut dyn FlowSink) {
         for dir in [Direction::C2S, Direction::S2C] {
-            let d = dir.index();
-            if self.ended[d] {
+            if self.ended[dir] {
                 continue;
             }
-            let r = &mut self.dirs[d];
+            let r = &mut self.dirs[dir];
             let before = r.stats;
             r.flush(&mut |c| match c {
                 Chunk::Data(bytes, t) => sink.data(id, dir, bytes, t),
                 Chunk::Gap(n) => sink.gap(id, dir, n),
             });
             accumulate(stats, &before, &r.stats);
-            self.ended[d] = true;
+            self.ended[dir] = true;
             sink.end(id, dir, ts);
         }
     }

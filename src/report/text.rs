@@ -106,10 +106,10 @@ pub fn render(engine: &Engine, source: &SourceSummary) -> String {
             r.transport.as_str(),
             r.protocol,
             ends,
-            r.dirs[0].packets,
-            r.dirs[0].bytes,
-            r.dirs[1].packets,
-            r.dirs[1].bytes,
+            r.dirs.c2s.packets,
+            r.dirs.c2s.bytes,
+            r.dirs.s2c.packets,
+            r.dirs.s2c.bytes,
             r.last_ts.secs_since(r.first_ts),
             tcp
         );

@@ -1,0 +1,517 @@
+#!/usr/bin/env bash
+# Regenerate the streamscope sample captures and their tshark fixtures.
+#
+#   bash samples/make-samples.sh            # all captures
+#   bash samples/make-samples.sh rtmp hls   # only some (see the case below)
+#
+# Needs root (packet capture, network namespaces), tshark/dumpcap/editcap/
+# capinfos, tcpdump, ffmpeg (libx264 + aac), nginx with the RTMP module,
+# curl, socat, python3, iproute2.  All generated traffic stays on loopback or
+# inside network namespaces created (and deleted) by this script.  Every
+# external command is bounded with `timeout`.
+set -euo pipefail
+shopt -s nullglob
+umask 022
+
+cd "$(dirname "$0")"
+
+WORK=$(mktemp -d)
+chmod 0755 "$WORK"   # nginx workers run as an unprivileged user
+PIDS=()
+NETNS=()
+
+log() { printf '== %s\n' "$*" >&2; }
+
+cleanup() {
+    local p ns
+    for p in "${PIDS[@]}"; do
+        kill -TERM "$p" 2>/dev/null || true
+    done
+    for p in "${PIDS[@]}"; do
+        wait "$p" 2>/dev/null || true
+    done
+    for ns in "${NETNS[@]}"; do
+        ip netns del "$ns" 2>/dev/null || true
+    done
+    rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+# spawn CMD...: start CMD in the background bounded by `timeout`, remember its PID
+# in LAST_PID (and in PIDS for cleanup).
+spawn() {
+    timeout 120 "$@" &
+    LAST_PID=$!
+    PIDS+=("$LAST_PID")
+}
+
+# forget PID: drop an already reaped PID from the cleanup list.
+forget() {
+    local p keep=()
+    for p in "${PIDS[@]}"; do
+        [ "$p" = "$1" ] || keep+=("$p")
+    done
+    PIDS=("${keep[@]}")
+}
+
+# stop PID: graceful stop (timeout forwards TERM to its child), then reap.
+stop() {
+    kill -TERM "$1" 2>/dev/null || true
+    wait "$1" 2>/dev/null || true
+    forget "$1"
+}
+
+# stop_bg: stop every background helper still running.
+stop_bg() {
+    local p
+    for p in "${PIDS[@]}"; do
+        stop "$p"
+    done
+}
+
+# wait_for_text FILE REGEX: wait (max 10 s) until FILE contains REGEX.
+wait_for_text() {
+    local i
+    for i in $(seq 100); do
+        if grep -Eq "$2" "$1" 2>/dev/null; then return 0; fi
+        sleep 0.1
+    done
+    echo "timed out waiting for '$2' in $1" >&2
+    cat "$1" >&2 || true
+    return 1
+}
+
+# capture_start NAME CMD...: start a capture tool, wait until it is capturing.
+capture_start() {
+    local name=$1; shift
+    spawn "$@" 2>"$WORK/$name.cap.log"
+    CAP_PID=$LAST_PID
+    CAP_NAME=$name
+    wait_for_text "$WORK/$name.cap.log" 'listening on|Capturing on'
+    sleep 0.5
+}
+
+# capture_stop: stop the running capture; fail if the kernel dropped packets.
+capture_stop() {
+    # let the capture ring hand over the last packets before stopping
+    sleep 1.5
+    stop "$CAP_PID"
+    local log="$WORK/$CAP_NAME.cap.log"
+    if grep -Eq '(^|[^0-9])[1-9][0-9]* packets? dropped by (kernel|interface)|dropped on interface .*: [0-9]+/[1-9]' "$log"; then
+        echo "capture '$CAP_NAME' dropped packets:" >&2
+        cat "$log" >&2
+        return 1
+    fi
+}
+
+# wait_port HOST PORT: wait (max 10 s) until a TCP connect succeeds.
+wait_port() {
+    local i
+    for i in $(seq 100); do
+        if timeout 1 bash -c "exec 3<>/dev/tcp/$1/$2" 2>/dev/null; then return 0; fi
+        sleep 0.1
+    done
+    echo "port $1:$2 never opened" >&2
+    return 1
+}
+
+FF=(timeout 30 ffmpeg -hide_banner -nostdin -loglevel error -y)
+VSRC=(-f lavfi -i "testsrc=size=320x240:rate=15")
+ASRC=(-f lavfi -i "sine=frequency=440:sample_rate=44100")
+VENC=(-c:v libx264 -preset ultrafast -tune zerolatency -g 15 -b:v 150k -pix_fmt yuv420p)
+AENC=(-c:a aac -b:a 48k -ar 44100 -ac 1)
+
+NGINX_MODULES=$(nginx -V 2>&1 | tr ' ' '\n' | sed -n 's/^--modules-path=//p')
+[ -n "$NGINX_MODULES" ] || NGINX_MODULES=modules
+
+# start_nginx NAME BODY [HEAD]: run nginx (foreground, own prefix) with HEAD
+# (e.g. load_module) and BODY in a minimal main config; NGINX_PID is set.
+start_nginx() {
+    local name=$1 body=$2 head=${3:-} prefix="$WORK/nginx-$1"
+    mkdir -p "$prefix/logs" "$prefix/tmp"
+    cat >"$prefix/nginx.conf" <<EOF
+$head
+daemon off;
+master_process on;
+worker_processes 1;
+pid $prefix/nginx.pid;
+error_log $prefix/logs/error.log info;
+events { worker_connections 64; }
+$body
+EOF
+    spawn nginx -e "$prefix/logs/error.log" -p "$prefix" -c "$prefix/nginx.conf"
+    NGINX_PID=$LAST_PID
+}
+
+http_block() {
+    # http_block ROOT LISTEN...
+    local root=$1; shift
+    local l listens=""
+    for l in "$@"; do listens+="        listen $l;"$'\n'; done
+    cat <<EOF
+http {
+    access_log off;
+    client_body_temp_path tmp/body;
+    proxy_temp_path tmp/proxy;
+    fastcgi_temp_path tmp/fastcgi;
+    uwsgi_temp_path tmp/uwsgi;
+    scgi_temp_path tmp/scgi;
+    types {
+        application/vnd.apple.mpegurl m3u8;
+        video/mp2t ts;
+        text/plain txt;
+    }
+    server {
+$listens        server_name localhost;
+        root $root;
+    }
+}
+EOF
+}
+
+rtmp_block() {
+    # rtmp_block LISTEN [extra server directives]
+    cat <<EOF
+rtmp {
+    server {
+        listen $1;
+        ${2:-}
+        application live {
+            live on;
+        }
+    }
+}
+EOF
+}
+
+# ---------------------------------------------------------------------------
+# (a) rtmp-publish-play.pcapng: publish + play through nginx-rtmp, dumpcap lo
+make_rtmp() {
+    log "rtmp-publish-play.pcapng"
+    start_nginx rtmp "$(rtmp_block 127.0.0.1:1935)" "load_module $NGINX_MODULES/ngx_rtmp_module.so;"
+    wait_port 127.0.0.1 1935
+    local out="$WORK/rtmp-publish-play.pcapng"
+    capture_start rtmp timeout 60 dumpcap -i lo -B 64 -f "tcp port 1935" -a duration:40 -w "$out"
+    "${FF[@]}" -re "${VSRC[@]}" -re "${ASRC[@]}" -t 4 "${VENC[@]}" "${AENC[@]}" \
+        -f flv rtmp://127.0.0.1:1935/live/streamscope &
+    local pub=$!
+    PIDS+=("$pub")
+    sleep 0.8
+    "${FF[@]}" -rw_timeout 3000000 -i rtmp://127.0.0.1:1935/live/streamscope -t 2 -f null - ||
+        log "player exited with status $?"
+    wait "$pub"
+    forget "$pub"
+    capture_stop
+    stop "$NGINX_PID"
+    python3 tools/pcapng-scrub.py "$out"
+    cp "$out" rtmp-publish-play.pcapng
+}
+
+# (b) rtmp-port19350-chunk8192.pcap: nginx-rtmp on 19350 with chunk_size 8192,
+#     tcpdump with nanosecond timestamps
+make_rtmp19350() {
+    log "rtmp-port19350-chunk8192.pcap"
+    start_nginx rtmp19350 "$(rtmp_block 127.0.0.1:19350 'chunk_size 8192;')" \
+        "load_module $NGINX_MODULES/ngx_rtmp_module.so;"
+    wait_port 127.0.0.1 19350
+    local out="$WORK/rtmp-port19350-chunk8192.pcap"
+    capture_start rtmp19350 timeout 60 tcpdump -Z root -U --immediate-mode -B 65536 -n -i lo --time-stamp-precision=nano \
+        -w "$out" "tcp port 19350"
+    "${FF[@]}" -re "${VSRC[@]}" -re "${ASRC[@]}" -t 2 "${VENC[@]}" "${AENC[@]}" \
+        -f flv rtmp://127.0.0.1:19350/live/chunky
+    capture_stop
+    stop "$NGINX_PID"
+    cp "$out" rtmp-port19350-chunk8192.pcap
+}
+
+# (c) hls-http-sll2.pcap: VOD HLS served by nginx over IPv4 and IPv6,
+#     tcpdump -i any with LINUX_SLL2
+make_hls() {
+    log "hls-http-sll2.pcap"
+    local www="$WORK/hls-www"
+    mkdir -p "$www"
+    (cd "$www" && "${FF[@]}" "${VSRC[@]}" "${ASRC[@]}" -t 3 "${VENC[@]}" "${AENC[@]}" \
+        -f hls -hls_time 1 -hls_playlist_type vod -hls_segment_filename 'x%d.ts' x.m3u8)
+    chmod -R a+rX "$www"
+    start_nginx hls "$(http_block "$www" 127.0.0.1:8088 '[::1]:8088')"
+    wait_port 127.0.0.1 8088
+    wait_port ::1 8088
+    local out="$WORK/hls-http-sll2.pcap"
+    capture_start hls timeout 60 tcpdump -Z root -U --immediate-mode -B 65536 -n -i any -y LINUX_SLL2 -w "$out" "tcp port 8088"
+    local C=(timeout 20 curl -sS --fail)
+    "${C[@]}" -o "$WORK/x.m3u8" http://127.0.0.1:8088/x.m3u8
+    local urls=() seg
+    for seg in $(grep -v '^#' "$WORK/x.m3u8"); do
+        urls+=(-o /dev/null "http://127.0.0.1:8088/$seg")
+    done
+    "${C[@]}" "${urls[@]}"
+    "${C[@]}" -g -o /dev/null 'http://[::1]:8088/x.m3u8'
+    "${FF[@]}" -i http://127.0.0.1:8088/x.m3u8 -c copy -f null -
+    capture_stop
+    stop "$NGINX_PID"
+    cp "$out" hls-http-sll2.pcap
+}
+
+# (d) rtp-udp-random-port.pcap: ffmpeg RTP/RTCP (G.711 audio + H.264 video)
+make_rtp() {
+    log "rtp-udp-random-port.pcap"
+    local p
+    for p in 41234 41235 42346 42347; do
+        spawn socat -u "UDP4-RECV:$p,bind=127.0.0.1" /dev/null
+    done
+    sleep 0.3
+    local out="$WORK/rtp-udp-random-port.pcap"
+    capture_start rtp timeout 60 tcpdump -Z root -U --immediate-mode -B 65536 -n -i lo -w "$out" \
+        "(udp and (port 41234 or port 41235 or port 42346 or port 42347)) or icmp"
+    "${FF[@]}" -re -f lavfi -i "sine=frequency=440:sample_rate=8000" -t 3 \
+        -c:a pcm_mulaw -ar 8000 -ac 1 -f rtp "rtp://127.0.0.1:41234?pkt_size=172" >/dev/null &
+    local a=$!
+    PIDS+=("$a")
+    "${FF[@]}" -re -f lavfi -i "testsrc=size=160x120:rate=10" -t 3 \
+        -c:v libx264 -preset ultrafast -tune zerolatency -g 10 -b:v 100k -pix_fmt yuv420p \
+        -f rtp "rtp://127.0.0.1:42346?pkt_size=1200" >/dev/null
+    wait "$a"
+    forget "$a"
+    capture_stop
+    stop_bg
+    cp "$out" rtp-udp-random-port.pcap
+}
+
+# helper: create two namespaces joined by a veth pair
+# make_ns_pair NSA NSB IFA IFB
+make_ns_pair() {
+    local ns
+    for ns in "$1" "$2"; do
+        ip netns del "$ns" 2>/dev/null || true
+        ip netns add "$ns"
+        NETNS+=("$ns")
+        ip -n "$ns" link set lo up
+    done
+    ip -n "$1" link add "$3" type veth peer name "$4" netns "$2"
+}
+
+del_ns_pair() {
+    ip netns del "$1"
+    ip netns del "$2"
+}
+
+# (e) udp-ip-fragments.pcap: fragmented IPv4/IPv6 UDP + short TCP between netns
+make_frag() {
+    log "udp-ip-fragments.pcap"
+    local A=ssc-frag-a B=ssc-frag-b
+    make_ns_pair $A $B va vb
+    ip -n $A addr add 10.200.0.1/24 dev va
+    ip -n $B addr add 10.200.0.2/24 dev vb
+    ip -n $A addr add fd00::1/64 dev va nodad
+    ip -n $B addr add fd00::2/64 dev vb nodad
+    ip -n $A link set va up
+    ip -n $B link set vb up
+    local www="$WORK/frag-www"
+    mkdir -p "$www"
+    python3 -c 'import sys; sys.stdout.write("".join("streamscope sample line %04d\n" % i for i in range(200)))' \
+        >"$www/hello.txt"
+    spawn ip netns exec $B socat -u UDP4-RECV:5005 /dev/null
+    spawn ip netns exec $B socat -u UDP6-RECV:5006 /dev/null
+    spawn ip netns exec $B python3 -m http.server --bind :: --directory "$www" 8000 >/dev/null 2>&1
+    local i
+    for i in $(seq 100); do
+        ip netns exec $A timeout 1 bash -c 'exec 3<>/dev/tcp/10.200.0.2/8000' 2>/dev/null && break
+        sleep 0.1
+    done
+    sleep 0.3
+    local out="$WORK/udp-ip-fragments.pcap"
+    capture_start frag ip netns exec $B timeout 60 tcpdump -Z root -U --immediate-mode -B 65536 -n -i vb -w "$out"
+    ip netns exec $A timeout 20 python3 - <<'EOF'
+import socket, time
+pat = b"streamscope-fragment-test-"
+def payload(n):
+    return (pat * (n // len(pat) + 1))[:n]
+s4 = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+for n in (3000, 3500, 4000, 200):
+    s4.sendto(payload(n), ("10.200.0.2", 5005))
+    time.sleep(0.05)
+s6 = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
+for n in (3000, 3800, 200):
+    s6.sendto(payload(n), ("fd00::2", 5006))
+    time.sleep(0.05)
+EOF
+    ip netns exec $A timeout 20 curl -sS --fail -o /dev/null http://10.200.0.2:8000/hello.txt
+    ip netns exec $A timeout 20 curl -sS --fail -g -o /dev/null 'http://[fd00::2]:8000/hello.txt'
+    capture_stop
+    stop_bg
+    del_ns_pair $A $B
+    cp "$out" udp-ip-fragments.pcap
+}
+
+# (f) vlan-qinq.pcap: 802.1Q (100) and QinQ (802.1ad 200 / 802.1Q 300) on a veth
+make_vlan() {
+    log "vlan-qinq.pcap"
+    local A=ssc-vlan-a B=ssc-vlan-b ns
+    make_ns_pair $A $B va vb
+    for ns in $A $B; do
+        ip netns exec $ns sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1
+        ip -n $ns tuntap add dev t100 mode tap
+        ip -n $ns tuntap add dev tq mode tap
+        ip netns exec $ns sysctl -qw net.ipv6.conf.t100.disable_ipv6=0
+    done
+    # the trunk carries up to 8 bytes of tags on top of 1500-byte IP packets
+    ip -n $A link set va mtu 1600 up
+    ip -n $B link set vb mtu 1600 up
+    spawn ip netns exec $A python3 tools/vlan-tap-bridge.py --trunk va --seconds 60 \
+        --ready "$WORK/vlan-a.ready" t100=8100.100 tq=88a8.200,8100.300
+    spawn ip netns exec $B python3 tools/vlan-tap-bridge.py --trunk vb --seconds 60 \
+        --ready "$WORK/vlan-b.ready" t100=8100.100 tq=88a8.200,8100.300
+    wait_for_text "$WORK/vlan-a.ready" ready
+    wait_for_text "$WORK/vlan-b.ready" ready
+    ip -n $A addr add 10.100.0.1/24 dev t100
+    ip -n $B addr add 10.100.0.2/24 dev t100
+    ip -n $A addr add fd00:100::1/64 dev t100 nodad
+    ip -n $B addr add fd00:100::2/64 dev t100 nodad
+    ip -n $A addr add 10.230.0.1/24 dev tq
+    ip -n $B addr add 10.230.0.2/24 dev tq
+    for ns in $A $B; do
+        ip -n $ns link set t100 up
+        ip -n $ns link set tq up
+    done
+    local www="$WORK/vlan-www"
+    mkdir -p "$www"
+    python3 -c 'import sys; sys.stdout.write("".join("vlan sample line %04d\n" % i for i in range(300)))' \
+        >"$www/hello.txt"
+    spawn ip netns exec $B socat -u UDP4-RECV:5005 /dev/null
+    spawn ip netns exec $B socat -u UDP6-RECV:5006 /dev/null
+    spawn ip netns exec $B python3 -m http.server --bind 0.0.0.0 --directory "$www" 8000 >/dev/null 2>&1
+    local i
+    for i in $(seq 100); do
+        ip netns exec $B timeout 1 bash -c 'exec 3<>/dev/tcp/127.0.0.1/8000' 2>/dev/null && break
+        sleep 0.1
+    done
+    local out="$WORK/vlan-qinq.pcap"
+    capture_start vlan ip netns exec $A timeout 60 tcpdump -Z root -U --immediate-mode -B 65536 -n -i va -w "$out"
+    ip netns exec $A timeout 20 python3 - <<'EOF'
+import socket, time
+s4 = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s6 = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
+for i in range(3):
+    s4.sendto(b"vlan100 udp %d" % i, ("10.100.0.2", 5005))
+    s4.sendto(b"qinq200/300 udp %d" % i, ("10.230.0.2", 5005))
+    s6.sendto(b"vlan100 udp6 %d" % i, ("fd00:100::2", 5006))
+    time.sleep(0.1)
+EOF
+    ip netns exec $A timeout 20 curl -sS --fail -o /dev/null http://10.100.0.2:8000/hello.txt
+    ip netns exec $A timeout 20 curl -sS --fail -o /dev/null http://10.230.0.2:8000/hello.txt
+    capture_stop
+    stop_bg
+    del_ns_pair $A $B
+    cp "$out" vlan-qinq.pcap
+}
+
+# (g) mixed-interfaces.pcapng: dumpcap on lo and any at once
+make_mixed() {
+    log "mixed-interfaces.pcapng"
+    local www="$WORK/mixed-www"
+    mkdir -p "$www"
+    printf 'streamscope mixed-interface sample\n' >"$www/index.txt"
+    chmod -R a+rX "$www"
+    start_nginx mixed "$(http_block "$www" 127.0.0.1:8089)"
+    wait_port 127.0.0.1 8089
+    local out="$WORK/mixed-interfaces.pcapng"
+    capture_start mixed timeout 60 dumpcap -i lo -B 64 -f "tcp port 8089" -i any -B 64 -f "tcp port 8089" \
+        -a duration:40 -w "$out"
+    local i
+    for i in 1 2 3; do
+        timeout 20 curl -sS --fail -o /dev/null http://127.0.0.1:8089/index.txt
+        sleep 0.2
+    done
+    capture_stop
+    stop "$NGINX_PID"
+    python3 tools/pcapng-scrub.py "$out"
+    cp "$out" mixed-interfaces.pcapng
+}
+
+# (h) tcp-midstream.pcap: (a) with its beginning cut off
+make_midstream() {
+    log "tcp-midstream.pcap"
+    # Cut point: halfway between the first RTMP audio/video message of the
+    # publishing connection and the SYN of the playing connection.  The publish
+    # connection then starts mid-stream (no SYN, no handshake, no connect),
+    # while the play connection is still complete.
+    local media syn2
+    media=$(timeout 60 tshark -r rtmp-publish-play.pcapng -n -Y 'rtmpt.header.typeid == 8 || rtmpt.header.typeid == 9' \
+        -T fields -e frame.number | awk 'NR == 1')
+    syn2=$(timeout 60 tshark -r rtmp-publish-play.pcapng -n -Y 'tcp.flags.syn == 1 && tcp.flags.ack == 0' \
+        -T fields -e frame.number | awk 'NR == 2')
+    if [ -z "$media" ] || [ -z "$syn2" ] || [ $((syn2 - media)) -lt 4 ]; then
+        echo "cannot find a cut point in rtmp-publish-play.pcapng (media=$media syn2=$syn2)" >&2
+        return 1
+    fi
+    local cut=$(((media + syn2) / 2))
+    log "  dropping frames 1-$((cut - 1)) of rtmp-publish-play.pcapng"
+    timeout 60 editcap -F pcap rtmp-publish-play.pcapng tcp-midstream.pcap "1-$((cut - 1))"
+}
+
+# ---------------------------------------------------------------------------
+check_all() {
+    local f n
+    for f in rtmp-publish-play.pcapng rtmp-port19350-chunk8192.pcap hls-http-sll2.pcap \
+             rtp-udp-random-port.pcap udp-ip-fragments.pcap vlan-qinq.pcap \
+             mixed-interfaces.pcapng tcp-midstream.pcap; do
+        [ -f "$f" ] || continue
+        log "check $f"
+        timeout 60 capinfos -t -E -T -c -s "$f" | sed 's/^/   /' >&2 || true
+        timeout 60 tshark -r "$f" -q -z io,phs | awk 'NR <= 30 { print "   " $0 }' >&2
+        if [ "$f" != tcp-midstream.pcap ]; then
+            n=$(timeout 60 tshark -r "$f" -Y 'tcp.analysis.lost_segment || tcp.analysis.ack_lost_segment' | wc -l)
+            [ "$n" -eq 0 ] || { echo "$f: $n frames show TCP segments missing from the capture" >&2; return 1; }
+        fi
+        case $f in
+        rtmp-*|tcp-midstream.pcap)
+            n=$(timeout 60 tshark -r "$f" -d tcp.port==19350,rtmpt -Y rtmpt | wc -l)
+            [ "$n" -gt 0 ] || { echo "no RTMP in $f" >&2; return 1; } ;;
+        hls-*)
+            n=$(timeout 60 tshark -r "$f" -d tcp.port==8088,http -Y http | wc -l)
+            [ "$n" -gt 0 ] || { echo "no HTTP in $f" >&2; return 1; }
+            timeout 60 capinfos -E "$f" | grep 'Linux cooked-mode capture v2' >/dev/null ||
+                { echo "$f is not LINUX_SLL2" >&2; return 1; } ;;
+        rtp-*)
+            n=$(timeout 60 tshark -r "$f" -d udp.port==41234,rtp -d udp.port==42346,rtp -Y rtp | wc -l)
+            [ "$n" -gt 0 ] || { echo "no RTP in $f" >&2; return 1; } ;;
+        vlan-*)
+            n=$(timeout 60 tshark -r "$f" -Y 'vlan.id==100' | wc -l)
+            [ "$n" -gt 0 ] || { echo "no 802.1Q VLAN 100 in $f" >&2; return 1; }
+            n=$(timeout 60 tshark -r "$f" -Y 'ieee8021ad.id==200 && vlan.id==300' | wc -l)
+            [ "$n" -gt 0 ] || { echo "no QinQ 200/300 in $f" >&2; return 1; } ;;
+        mixed-*)
+            n=$(timeout 60 tshark -r "$f" -T fields -e frame.interface_id | sort -u | wc -l)
+            [ "$n" -eq 2 ] || { echo "$f: expected 2 interfaces, got $n" >&2; return 1; } ;;
+        esac
+        log "  $f ok"
+    done
+    if [ -f rtmp-port19350-chunk8192.pcap ]; then
+        timeout 60 capinfos -t rtmp-port19350-chunk8192.pcap | grep 'nanosecond pcap' >/dev/null ||
+            { echo "rtmp-port19350-chunk8192.pcap is not a nanosecond pcap" >&2; return 1; }
+    fi
+}
+
+ALL=(rtmp rtmp19350 hls rtp frag vlan mixed midstream)
+if [ $# -eq 0 ]; then set -- "${ALL[@]}"; fi
+for what in "$@"; do
+    case $what in
+    rtmp) make_rtmp ;;
+    rtmp19350) make_rtmp19350 ;;
+    hls) make_hls ;;
+    rtp) make_rtp ;;
+    frag) make_frag ;;
+    vlan) make_vlan ;;
+    mixed) make_mixed ;;
+    midstream) make_midstream ;;
+    *) echo "unknown sample '$what' (known: ${ALL[*]})" >&2; exit 2 ;;
+    esac
+done
+
+check_all
+log "fixtures"
+rm -rf fixtures
+mkdir -p fixtures
+chmod 0644 ./*.pcap ./*.pcapng
+timeout 600 python3 tshark-fixture.py ./*.pcap ./*.pcapng
+ls -l ./*.pcap ./*.pcapng fixtures >&2

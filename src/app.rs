@@ -2,7 +2,9 @@
 //! pinned dissector of each flow. It receives the flow table's deliveries through
 //! [`FlowSink`] and owns the engine-side buffering of dissectors that need more bytes.
 
-use crate::dissect::{spec_by_name, Ctx, DatagramDissector, Probe, ProbeInput, Progress, StreamDissector, REGISTRY};
+use crate::dissect::{
+    spec_by_name, Ctx, DatagramDissector, Probe, ProbeInput, Progress, StreamDissector, StreamStart, REGISTRY,
+};
 use crate::flow::{Direction, FlowId, FlowNote, FlowSink, PerDir, TransportKind};
 use crate::session::latency::LatencyBook;
 use crate::time::Timestamp;
@@ -190,7 +192,7 @@ impl AppLayer {
         f.spec = Some(spec);
         f.state = match (f.transport, s.stream, s.datagram) {
             (TransportKind::Tcp, Some(new), _) => State::Stream(Box::new(Stream {
-                d: new(),
+                d: new(if f.with_syn || how == "content" { StreamStart::Beginning } else { StreamStart::MidStream }),
                 stash: PerDir::default(),
                 need: PerDir::default(),
                 failed: false,
@@ -381,22 +383,25 @@ impl AppLayer {
                 Probe::NoMatch => {}
             }
         }
-        if let Some(spec) = hit {
-            let State::Probing(p) = std::mem::replace(&mut f.state, State::Passive) else {
-                return;
-            };
-            self.pin(flow, spec, "content");
-            // Replay what the probes saw, in arrival order, then the rest of this chunk.
-            for &(d, t, a, b) in &p.log {
-                if let Some(bytes) = p.buf[d].get(a..b) {
-                    self.feed(flow, d, bytes, t);
-                }
+        let decided = hit.is_some() || !need_more || p.buf.c2s.len() >= PROBE_BYTES || p.buf.s2c.len() >= PROBE_BYTES;
+        if !decided {
+            return;
+        }
+        let State::Probing(p) = std::mem::replace(&mut f.state, State::Passive) else {
+            return;
+        };
+        match hit {
+            Some(spec) => self.pin(flow, spec, "content"),
+            None => self.give_up(flow),
+        }
+        // Replay what the probes saw, in arrival order, then the rest of this chunk.
+        for &(d, t, a, b) in &p.log {
+            if let Some(bytes) = p.buf[d].get(a..b) {
+                self.feed(flow, d, bytes, t);
             }
-            if overflow {
-                self.feed(flow, dir, data.get(take..).unwrap_or(&[]), ts);
-            }
-        } else if !need_more || (p.buf.c2s.len() >= PROBE_BYTES || p.buf.s2c.len() >= PROBE_BYTES) {
-            self.give_up(flow);
+        }
+        if overflow {
+            self.feed(flow, dir, data.get(take..).unwrap_or(&[]), ts);
         }
     }
 }

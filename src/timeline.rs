@@ -5,6 +5,7 @@
 use crate::flow::{Direction, FlowId};
 use crate::time::Timestamp;
 use serde_json::{Map, Value};
+use std::borrow::Cow;
 use std::io::Write;
 
 /// One typed field value of an event.
@@ -48,7 +49,7 @@ pub struct Event {
     /// Protocol that produced the event (`tcp`, `udp`, `rtmp`, …).
     pub protocol: &'static str,
     /// Dotted event name (`tcp.handshake`, `rtmp.command.connect`, …).
-    pub name: &'static str,
+    pub name: Cow<'static, str>,
     /// Direction of the packet, when it has one.
     pub dir: Option<Direction>,
     /// A latency measured at this event, in ms.
@@ -63,10 +64,10 @@ impl Event {
         ts: Timestamp,
         flow: Option<FlowId>,
         protocol: &'static str,
-        name: &'static str,
+        name: impl Into<Cow<'static, str>>,
         dir: Option<Direction>,
     ) -> Self {
-        Event { ts, flow, protocol, name, dir, latency_ms: None, fields: Vec::new() }
+        Event { ts, flow, protocol, name: name.into(), dir, latency_ms: None, fields: Vec::new() }
     }
 
     /// Adds a field.
@@ -87,7 +88,7 @@ impl Event {
         m.insert("ts".into(), crate::report::json_ts(self.ts));
         m.insert("flow".into(), self.flow.map(Value::from).unwrap_or(Value::Null));
         m.insert("protocol".into(), Value::from(self.protocol));
-        m.insert("event".into(), Value::from(self.name));
+        m.insert("event".into(), Value::from(self.name.as_ref()));
         m.insert("dir".into(), self.dir.map(|d| Value::from(d.as_str())).unwrap_or(Value::Null));
         if let Some(l) = self.latency_ms {
             m.insert("latency_ms".into(), crate::report::json_ms(l));
@@ -121,6 +122,18 @@ impl Timeline {
     /// A timeline that writes every event as an NDJSON line and keeps none.
     pub fn streaming(out: Box<dyn Write + Send>) -> Self {
         Timeline { kept: Vec::new(), cap: 0, dropped: 0, total: 0, stream: Some(out), stream_error: None }
+    }
+
+    /// Whether a new event would be kept or written (callers may skip building one if not;
+    /// it is still counted by [`Timeline::skipped`]).
+    pub fn accepting(&self) -> bool {
+        self.stream.is_some() || self.kept.len() < self.cap
+    }
+
+    /// Counts an event that was not built because the store was full.
+    pub fn skipped(&mut self) {
+        self.total += 1;
+        self.dropped += 1;
     }
 
     /// Adds an event.

@@ -133,6 +133,15 @@ pub trait DatagramDissector: Send {
     }
 }
 
+/// Where in its byte stream a TCP dissector starts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StreamStart {
+    /// At the protocol's beginning (a SYN was seen, or the content probe matched its start).
+    Beginning,
+    /// Somewhere in the middle (joined mid-way and pinned by port or decode-as).
+    MidStream,
+}
+
 /// Which transports a protocol runs over.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Over {
@@ -155,7 +164,7 @@ pub struct ProtocolSpec {
     /// The content probe; must never panic.
     pub probe: fn(&ProbeInput<'_>) -> Probe,
     /// Creates a TCP dissector, once the protocol has one.
-    pub stream: Option<fn() -> Box<dyn StreamDissector>>,
+    pub stream: Option<fn(StreamStart) -> Box<dyn StreamDissector>>,
     /// Creates a UDP dissector, once the protocol has one.
     pub datagram: Option<fn() -> Box<dyn DatagramDissector>>,
     /// The report section its dissector fills.

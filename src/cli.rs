@@ -80,7 +80,9 @@ fn config(args: &Args) -> Config {
     let mut cfg = Config::default();
     cfg.flows.udp_timeout_secs = args.udp_timeout;
     cfg.flows.max_flows = args.max_flows.max(1);
-    cfg.max_events = args.max_events;
+    // A headless report needs no event kept in memory: events are only for the UI and
+    // `--events` (which streams them).
+    cfg.max_events = if args.report.is_some() || !std::io::stdout().is_terminal() { 0 } else { args.max_events };
     cfg.decode_as = args.decode_as.clone();
     cfg.show_secrets = args.show_secrets;
     cfg

@@ -75,23 +75,36 @@ fn compare(capture: &Path, fixture: &Path) -> Vec<String> {
                 }
                 if let Some(tx) = t["transaction_id"].as_f64() {
                     if m["transaction_id"].as_f64() != Some(tx) {
-                        diffs.push(format!("{c}->{s} {dir} message {i}: transaction_id ours {} tshark {tx}", m["transaction_id"]));
+                        diffs.push(format!(
+                            "{c}->{s} {dir} message {i}: transaction_id ours {} tshark {tx}",
+                            m["transaction_id"]
+                        ));
                     }
                 }
                 let ts = common::report_micros(&m["ts"]);
                 if ts != tshark_micros(t["frame_ts"].as_str().unwrap()) {
-                    diffs.push(format!("{c}->{s} {dir} message {i}: completed at {} tshark frame {}", m["ts"], t["frame_ts"]));
+                    diffs.push(format!(
+                        "{c}->{s} {dir} message {i}: completed at {} tshark frame {}",
+                        m["ts"], t["frame_ts"]
+                    ));
                 }
             }
         }
         // Handshake parts: C0+C1 and C2 from the client; S0+S1+S2 (our s2 event) from the server.
         let hs = &f["handshake"];
-        for (key, dir, event) in [("c0c1_frame_ts", "c2s", "rtmp.handshake.c0c1"), ("c2_frame_ts", "c2s", "rtmp.handshake.c2"), ("s0s1s2_frame_ts", "s2c", "rtmp.handshake.s2")] {
+        for (key, dir, event) in [
+            ("c0c1_frame_ts", "c2s", "rtmp.handshake.c0c1"),
+            ("c2_frame_ts", "c2s", "rtmp.handshake.c2"),
+            ("s0s1s2_frame_ts", "s2c", "rtmp.handshake.s2"),
+        ] {
             let Some(want) = hs[key].as_str() else { continue };
-            let got = ours.get(&(c.clone(), s.clone(), dir.to_string())).and_then(|v| v.iter().find(|e| e["event"] == event));
+            let got =
+                ours.get(&(c.clone(), s.clone(), dir.to_string())).and_then(|v| v.iter().find(|e| e["event"] == event));
             match got {
                 Some(e) if common::report_micros(&e["ts"]) == tshark_micros(want) => {}
-                other => diffs.push(format!("{c}->{s}: {event} ours {:?} tshark {want}", other.map(|e| e["ts"].to_string()))),
+                other => {
+                    diffs.push(format!("{c}->{s}: {event} ours {:?} tshark {want}", other.map(|e| e["ts"].to_string())))
+                }
             }
         }
     }

@@ -76,6 +76,10 @@ pub fn capture(
         .buffer_size(opts.buffer_mib.saturating_mul(1 << 20))
         .timeout(50)
         .open()
+        .map_err(|e| explain(&opts.iface, &e))?
+        // Blocking reads can wait forever when no packet comes (libpcap polls with no
+        // timeout on some kernels): read without blocking and nap briefly when idle.
+        .setnonblock()
         .map_err(|e| explain(&opts.iface, &e))?;
     if let Some(f) = &opts.filter {
         cap.filter(f, true).map_err(|e| CaptureError::Live(format!("bad capture filter {f:?}: {e}")))?;
@@ -148,7 +152,7 @@ pub fn capture(
                         last_send = Instant::now();
                     }
                 }
-                Err(pcap::Error::TimeoutExpired) => {}
+                Err(pcap::Error::TimeoutExpired) => std::thread::sleep(Duration::from_millis(2)),
                 Err(e) => return Err(format!("capture failed: {e}")),
             }
             if !batch.pkts.is_empty() && last_send.elapsed() >= Duration::from_millis(50) {

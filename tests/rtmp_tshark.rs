@@ -13,8 +13,11 @@ use std::path::Path;
 use streamscope::capture::file;
 use streamscope::{Config, Engine};
 
+/// RTMP events per (client, server, dir), in order.
+type ByDirection = HashMap<(String, String, String), Vec<Value>>;
+
 /// Our RTMP events per (client, server, dir), in order.
-fn our_messages(capture: &Path) -> (HashMap<(String, String, String), Vec<Value>>, Value) {
+fn our_messages(capture: &Path) -> (ByDirection, Value) {
     let mut engine = Engine::new(Config { max_events: 10_000_000, ..Config::default() });
     let summary = file::read_path(capture.to_str().unwrap(), |p| {
         engine.process(p);
@@ -23,7 +26,7 @@ fn our_messages(capture: &Path) -> (HashMap<(String, String, String), Vec<Value>
     .unwrap();
     engine.finish();
     let report = streamscope::report::json::build(&engine, &summary);
-    let mut out: HashMap<(String, String, String), Vec<Value>> = HashMap::new();
+    let mut out: ByDirection = HashMap::new();
     for ev in engine.app.timeline.events() {
         if ev.protocol != "rtmp" {
             continue;

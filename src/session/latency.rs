@@ -6,18 +6,19 @@ use serde_json::{Map, Value};
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::hash::Hash;
 
-/// Requests waiting for a reply, keyed by whatever pairs them (CSeq, transaction id, …).
-/// Holds at most `cap` requests; the oldest is evicted (and counted) when full.
+/// Requests waiting for a reply, keyed by whatever pairs them (CSeq, transaction id, …), each
+/// with a value the caller wants back (e.g. the request's name). Holds at most `cap`
+/// requests; the oldest is evicted (and counted) when full.
 #[derive(Debug)]
-pub struct Pending<K: Hash + Eq + Clone> {
-    waiting: HashMap<K, Timestamp>,
+pub struct Pending<K: Hash + Eq + Clone, V = ()> {
+    waiting: HashMap<K, (Timestamp, V)>,
     order: VecDeque<K>,
     cap: usize,
     /// Requests evicted unanswered because the table was full.
     pub evicted: u64,
 }
 
-impl<K: Hash + Eq + Clone> Pending<K> {
+impl<K: Hash + Eq + Clone, V> Pending<K, V> {
     /// A table for at most `cap` outstanding requests.
     pub fn new(cap: usize) -> Self {
         Pending { waiting: HashMap::new(), order: VecDeque::new(), cap: cap.max(1), evicted: 0 }
@@ -25,7 +26,7 @@ impl<K: Hash + Eq + Clone> Pending<K> {
 
     /// Records a request completed at `ts`. A repeated key keeps the first time (a
     /// retransmitted request does not reset the clock).
-    pub fn request(&mut self, key: K, ts: Timestamp) {
+    pub fn request(&mut self, key: K, ts: Timestamp, value: V) {
         if self.waiting.contains_key(&key) {
             return;
         }
@@ -40,22 +41,29 @@ impl<K: Hash + Eq + Clone> Pending<K> {
             }
         }
         self.order.push_back(key.clone());
-        self.waiting.insert(key, ts);
+        self.waiting.insert(key, (ts, value));
     }
 
-    /// Matches a reply whose first byte was captured at `ts`; returns the latency in ms.
-    pub fn reply(&mut self, key: &K, ts: Timestamp) -> Option<f64> {
-        let start = self.waiting.remove(key)?;
+    /// Matches a reply whose first byte was captured at `ts`: the latency in ms and the
+    /// request's value.
+    pub fn reply(&mut self, key: &K, ts: Timestamp) -> Option<(f64, V)> {
+        let (start, v) = self.waiting.remove(key)?;
         if self.order.len() > 2 * self.cap {
             let waiting = &self.waiting;
             self.order.retain(|k| waiting.contains_key(k));
         }
-        Some(ts.ms_since(start))
+        Some((ts.ms_since(start), v))
     }
 
     /// Requests still waiting.
     pub fn outstanding(&self) -> usize {
         self.waiting.len()
+    }
+}
+
+impl<K: Hash + Eq + Clone, V> Default for Pending<K, V> {
+    fn default() -> Self {
+        Self::new(256)
     }
 }
 
@@ -164,14 +172,14 @@ mod tests {
 
     #[test]
     fn pending_matches_and_caps() {
-        let mut p: Pending<u32> = Pending::new(2);
-        p.request(1, Timestamp(0));
-        p.request(1, Timestamp(5_000_000)); // retransmission keeps the first time
-        p.request(2, Timestamp(1_000_000));
-        p.request(3, Timestamp(2_000_000)); // evicts 1
+        let mut p: Pending<u32, &str> = Pending::new(2);
+        p.request(1, Timestamp(0), "a");
+        p.request(1, Timestamp(5_000_000), "a"); // retransmission keeps the first time
+        p.request(2, Timestamp(1_000_000), "b");
+        p.request(3, Timestamp(2_000_000), "c"); // evicts 1
         assert_eq!(p.evicted, 1);
         assert_eq!(p.reply(&1, Timestamp(9_000_000)), None);
-        assert_eq!(p.reply(&2, Timestamp(4_000_000)), Some(3.0));
+        assert_eq!(p.reply(&2, Timestamp(4_000_000)), Some((3.0, "b")));
         assert_eq!(p.outstanding(), 1);
     }
 

@@ -7,15 +7,16 @@ use super::flv;
 use crate::dissect::Ctx;
 use crate::flow::{Direction, FlowId, PerDir};
 use crate::report::{json_ms, json_ts};
+use crate::session::latency::Pending;
 use crate::time::Timestamp;
 use crate::timeline::{Event, FieldValue};
 use serde_json::{json, Map, Value};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
 /// Commands kept in the report per connection.
 const MAX_COMMANDS: usize = 2000;
-/// Outstanding transactions remembered.
-const MAX_PENDING: usize = 256;
+/// Seconds of media time kept in a track's bitrate series.
+const MAX_SERIES: usize = 24 * 3600;
 /// A media timestamp jump larger than this is a stall.
 const STALL_MS: u32 = 1000;
 
@@ -80,6 +81,8 @@ struct Track {
     backlog_max: f64,
     composition_max: Option<i32>,
     enhanced: bool,
+    /// Bytes per second of media time, for the bitrate series.
+    per_second: Vec<u64>,
 }
 
 impl Track {
@@ -103,6 +106,17 @@ impl Track {
         }
         self.last_media = media_ts;
         self.last_capture = capture;
+        if let Some(fm) = self.first_media {
+            let sec = (media_ts.wrapping_sub(fm) / 1000) as usize;
+            if sec < MAX_SERIES {
+                if self.per_second.len() <= sec {
+                    self.per_second.resize(sec + 1, 0);
+                }
+                if let Some(b) = self.per_second.get_mut(sec) {
+                    *b += bytes as u64;
+                }
+            }
+        }
         if let (Some(fm), Some(fc)) = (self.first_media, self.first_capture) {
             let backlog = capture.ms_since(fc) - f64::from(media_ts.wrapping_sub(fm));
             if self.backlog_first.is_none() {
@@ -136,6 +150,7 @@ impl Track {
             "backlog_first_ms": self.backlog_first.map(json_ms),
             "backlog_last_ms": self.backlog_first.map(|_| json_ms(self.backlog_last)),
             "backlog_max_ms": self.backlog_first.map(|_| json_ms(self.backlog_max)),
+            "bitrate_series_kbps": self.per_second.iter().map(|b| json_ms(*b as f64 * 8.0 / 1000.0)).collect::<Vec<_>>(),
         });
         if let (Some(o), true) = (v.as_object_mut(), video) {
             o.insert("keyframes".into(), json!(self.keyframes));
@@ -199,7 +214,7 @@ pub struct Session {
     messages: BTreeMap<&'static str, u64>,
     commands: Vec<Command>,
     commands_dropped: u64,
-    pending: HashMap<(Direction, u64), (String, Timestamp)>,
+    pending: Pending<(Direction, u64), String>,
     publish_at: Option<Timestamp>,
     play_at: Option<Timestamp>,
     connect_at: Option<Timestamp>,
@@ -208,7 +223,7 @@ pub struct Session {
     publish_ms: Option<f64>,
     play_ms: Option<f64>,
     first_keyframe_ms: Option<f64>,
-    pings: HashMap<u32, Timestamp>,
+    pings: Pending<u32>,
     ping_rtt: Vec<f64>,
     video: PerDir<Track>,
     audio: PerDir<Track>,
@@ -317,12 +332,9 @@ impl Session {
             e.fields.push(("event_type", FieldValue::U64(u64::from(kind))));
         }
         match (kind, value) {
-            (6, Some(t)) if self.pings.len() < MAX_PENDING => {
-                self.pings.insert(t, m.last_ts);
-            }
+            (6, Some(t)) => self.pings.request(t, m.last_ts, ()),
             (7, Some(t)) => {
-                if let Some(start) = self.pings.remove(&t) {
-                    let ms = m.first_ts.ms_since(start);
+                if let Some((ms, ())) = self.pings.reply(&t, m.first_ts) {
                     self.ping_rtt.push(ms);
                     ctx.latency.add("rtmp", "ping_rtt_ms", ms);
                     if let Some(e) = ev.as_mut() {
@@ -476,8 +488,7 @@ impl Session {
                 self.play_at = Some(m.last_ts);
             }
             "_result" | "_error" => {
-                if let Some((req, start)) = txid.and_then(|t| self.pending.remove(&(dir.flip(), t.to_bits()))) {
-                    let ms = m.first_ts.ms_since(start);
+                if let Some((ms, req)) = txid.and_then(|t| self.pending.reply(&(dir.flip(), t.to_bits()), m.first_ts)) {
                     latency = Some(ms);
                     match req.as_str() {
                         "connect" => {
@@ -517,9 +528,7 @@ impl Session {
         }
         // Any command with a non-zero transaction id may be answered by _result/_error.
         if let Some(t) = txid.filter(|t| *t > 0.0 && name != "_result" && name != "_error") {
-            if self.pending.len() < MAX_PENDING {
-                self.pending.insert((dir, t.to_bits()), (name.clone(), m.last_ts));
-            }
+            self.pending.request((dir, t.to_bits()), m.last_ts, name.clone());
         }
         if let Some(e) = ev.as_mut() {
             if let Some(t) = txid {
@@ -617,6 +626,7 @@ impl Session {
             "video": video.to_json(true),
             "audio": audio.to_json(false),
             "av_skew_ms": skew,
+            "metadata_fps": self.metadata.as_ref().and_then(|m| m.get("framerate").or_else(|| m.get("fps"))).cloned(),
             "metadata": self.metadata,
             "ingest": {
                 "direction": media_dir.as_str(),

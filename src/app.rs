@@ -2,9 +2,8 @@
 //! pinned dissector of each flow. It receives the flow table's deliveries through
 //! [`FlowSink`] and owns the engine-side buffering of dissectors that need more bytes.
 
-use crate::dissect::{
-    spec_by_name, Ctx, DatagramDissector, Probe, ProbeInput, Progress, StreamDissector, StreamStart, REGISTRY,
-};
+use crate::dissect::buffered::Buffered;
+use crate::dissect::{spec_by_name, Ctx, DatagramDissector, Probe, ProbeInput, StreamStart, REGISTRY};
 use crate::flow::{Direction, FlowId, FlowNote, FlowSink, PerDir, TransportKind};
 use crate::session::latency::LatencyBook;
 use crate::time::Timestamp;
@@ -13,14 +12,26 @@ use serde_json::Value;
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 
+/// Builds the dissector context from the application layer's parts (disjoint borrows).
+macro_rules! ctx {
+    ($s:ident, $flow:expr, $f:ident, $show:expr) => {
+        Ctx {
+            flow: $flow,
+            timeline: &mut $s.timeline,
+            latency: &mut $s.latency,
+            show_secrets: $show,
+            anomalies: &mut $f.anomalies,
+            keylog: $s.keylog.as_deref(),
+        }
+    };
+}
+
 /// Bytes per direction a TCP probe may look at before the flow is declared unknown.
 const PROBE_BYTES: usize = 8192;
 /// Datagrams a UDP flow is probed for before it is declared unknown.
 const PROBE_DATAGRAMS: u32 = 8;
 /// Bytes of a UDP datagram kept for the next probe.
 const PREV_KEEP: usize = 32;
-/// Most bytes kept for a dissector that asked for more before it is treated as a gap.
-const MAX_STASH: usize = 16 << 20;
 
 /// A `--decode-as` rule: this transport and port is this protocol.
 #[derive(Debug, Clone)]
@@ -68,16 +79,9 @@ struct Probing {
     datagrams: u32,
 }
 
-struct Stream {
-    d: Box<dyn StreamDissector>,
-    stash: PerDir<Vec<u8>>,
-    need: PerDir<usize>,
-    failed: bool,
-}
-
 enum State {
     Probing(Box<Probing>),
-    Stream(Box<Stream>),
+    Stream(Box<Buffered>),
     Datagram(Box<dyn DatagramDissector>),
     /// Labelled (or unknown) without a dissector.
     Passive,
@@ -112,6 +116,8 @@ pub struct AppLayer {
     pub show_secrets: bool,
     /// Dissectors that rejected their stream.
     pub rejected: u64,
+    /// TLS secrets for decryption (`--keylog`).
+    pub keylog: Option<std::sync::Arc<crate::dissect::tls::keylog::KeyLog>>,
 }
 
 impl AppLayer {
@@ -126,6 +132,7 @@ impl AppLayer {
             relabeled: Vec::new(),
             show_secrets,
             rejected: 0,
+            keylog: None,
         }
     }
 
@@ -191,12 +198,11 @@ impl AppLayer {
         };
         f.spec = Some(spec);
         f.state = match (f.transport, s.stream, s.datagram) {
-            (TransportKind::Tcp, Some(new), _) => State::Stream(Box::new(Stream {
-                d: new(if f.with_syn || how == "content" { StreamStart::Beginning } else { StreamStart::MidStream }),
-                stash: PerDir::default(),
-                need: PerDir::default(),
-                failed: false,
-            })),
+            (TransportKind::Tcp, Some(new), _) => {
+                let start =
+                    if f.with_syn || how == "content" { StreamStart::Beginning } else { StreamStart::MidStream };
+                State::Stream(Box::new(Buffered::new(new(start))))
+            }
             (TransportKind::Udp, _, Some(new)) => State::Datagram(new()),
             _ => State::Passive,
         };
@@ -239,54 +245,8 @@ impl AppLayer {
         let State::Stream(st) = &mut f.state else {
             return;
         };
-        if st.failed {
-            return;
-        }
-        let mut ctx = Ctx {
-            flow,
-            timeline: &mut self.timeline,
-            latency: &mut self.latency,
-            show_secrets: show,
-            anomalies: &mut f.anomalies,
-        };
-        let result = if st.stash[dir].is_empty() {
-            let r = st.d.on_data(&mut ctx, dir, data, ts);
-            if let Progress::NeedMore { consumed, needed } = &r {
-                st.stash[dir].extend_from_slice(data.get(*consumed..).unwrap_or(&[]));
-                st.need[dir] = *needed;
-            }
-            r
-        } else {
-            st.stash[dir].extend_from_slice(data);
-            if st.stash[dir].len() < st.need[dir] {
-                if st.stash[dir].len() > MAX_STASH {
-                    let dropped = st.stash[dir].len() as u64;
-                    st.stash[dir] = Vec::new();
-                    ctx.anomaly(
-                        "stream",
-                        ts,
-                        Some(dir),
-                        format!("dissector waited for more than {} MiB; skipped {dropped} bytes", MAX_STASH >> 20),
-                    );
-                    st.d.on_gap(&mut ctx, dir, dropped);
-                }
-                return;
-            }
-            let mut buf = std::mem::take(&mut st.stash[dir]);
-            let r = st.d.on_data(&mut ctx, dir, &buf, ts);
-            match &r {
-                Progress::Done => buf.clear(),
-                Progress::NeedMore { consumed, needed } => {
-                    buf.drain(..(*consumed).min(buf.len()));
-                    st.need[dir] = *needed;
-                }
-                Progress::Reject(_) => buf.clear(),
-            }
-            st.stash[dir] = buf;
-            r
-        };
-        if let Progress::Reject(e) = result {
-            st.failed = true;
+        let mut ctx = ctx!(self, flow, f, show);
+        if let Some(e) = st.feed(&mut ctx, dir, data, ts) {
             self.rejected += 1;
             let name = f.spec.and_then(|s| REGISTRY.get(s)).map_or("stream", |s| s.name);
             ctx.anomaly(name, ts, Some(dir), format!("dissector gave up at offset {}: {}", e.offset, e.what));
@@ -331,13 +291,7 @@ impl AppLayer {
             return;
         };
         if let State::Datagram(d) = &mut f.state {
-            let mut ctx = Ctx {
-                flow,
-                timeline: &mut self.timeline,
-                latency: &mut self.latency,
-                show_secrets: show,
-                anomalies: &mut f.anomalies,
-            };
+            let mut ctx = ctx!(self, flow, f, show);
             d.on_datagram(&mut ctx, dir, data, ts);
         }
     }
@@ -427,16 +381,8 @@ impl FlowSink for AppLayer {
                 p.log.retain(|(d, ..)| *d != dir);
             }
             State::Stream(st) => {
-                st.stash[dir].clear();
-                st.need[dir] = 0;
-                let mut ctx = Ctx {
-                    flow,
-                    timeline: &mut self.timeline,
-                    latency: &mut self.latency,
-                    show_secrets: show,
-                    anomalies: &mut f.anomalies,
-                };
-                st.d.on_gap(&mut ctx, dir, len);
+                let mut ctx = ctx!(self, flow, f, show);
+                st.gap(&mut ctx, dir, len);
             }
             _ => {}
         }
@@ -452,22 +398,21 @@ impl FlowSink for AppLayer {
         }
         f.ended[dir] = true;
         let both = f.ended.c2s && f.ended.s2c;
-        let mut ctx = Ctx {
-            flow,
-            timeline: &mut self.timeline,
-            latency: &mut self.latency,
-            show_secrets: show,
-            anomalies: &mut f.anomalies,
-        };
+        let mut ctx = ctx!(self, flow, f, show);
         match &mut f.state {
-            State::Stream(st) => st.d.on_end(&mut ctx, dir, ts),
+            State::Stream(st) => st.end(&mut ctx, dir, ts),
             State::Datagram(d) if both => d.on_end(&mut ctx, ts),
             _ => {}
         }
         if both {
             let section = f.spec.and_then(|s| REGISTRY.get(s)).map(|s| s.section);
             let entries = match &f.state {
-                State::Stream(st) => st.d.report(flow, show),
+                State::Stream(st) => {
+                    for (sec, v) in st.dissector().extra_reports(flow, show) {
+                        self.sections.entry(sec).or_default().push(v);
+                    }
+                    st.dissector().report(flow, show)
+                }
                 State::Datagram(d) => d.report(flow, show),
                 _ => Vec::new(),
             };

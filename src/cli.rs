@@ -53,6 +53,9 @@ pub struct Args {
     /// Decode a port as a protocol, e.g. tcp:19350=rtmp (repeatable).
     #[arg(long = "decode-as", value_name = "T:PORT=PROTO")]
     pub decode_as: Vec<DecodeAs>,
+    /// TLS key log (SSLKEYLOGFILE format) to decrypt TLS 1.2/1.3 and dissect what it carries.
+    #[arg(long, value_name = "FILE")]
+    pub keylog: Option<String>,
     /// Show secrets (stream keys, credentials) instead of masking them.
     #[arg(long)]
     pub show_secrets: bool,
@@ -103,7 +106,16 @@ pub fn run(args: Args) -> i32 {
             }
         });
     }
-    let cfg = config(&args);
+    let mut cfg = config(&args);
+    if let Some(path) = &args.keylog {
+        match crate::dissect::tls::keylog::KeyLog::load(path) {
+            Ok(k) => cfg.keylog = Some(std::sync::Arc::new(k)),
+            Err(e) => {
+                eprintln!("streamscope: cannot read the key log {path}: {e}");
+                return EXIT_INPUT;
+            }
+        }
+    }
     let mut engine = if args.events {
         let out: Box<dyn Write + Send> = Box::new(std::io::BufWriter::with_capacity(1 << 16, std::io::stdout()));
         Engine::with_timeline(cfg, Timeline::streaming(out))

@@ -29,6 +29,8 @@ pub struct Config {
     pub max_events: usize,
     /// Whether secrets may be shown.
     pub show_secrets: bool,
+    /// TLS secrets (SSLKEYLOGFILE format) for decrypting TLS.
+    pub keylog: Option<std::sync::Arc<crate::dissect::tls::keylog::KeyLog>>,
 }
 
 impl Default for Config {
@@ -39,6 +41,7 @@ impl Default for Config {
             decode_as: Vec::new(),
             max_events: 200_000,
             show_secrets: false,
+            keylog: None,
         }
     }
 }
@@ -113,7 +116,11 @@ impl Engine {
         Engine {
             capture: CaptureStats::default(),
             flows: FlowTable::new(cfg.flows, Box::new(crate::dissect::is_service_port)),
-            app: AppLayer::new(cfg.decode_as, timeline, cfg.show_secrets),
+            app: {
+                let mut app = AppLayer::new(cfg.decode_as, timeline, cfg.show_secrets);
+                app.keylog = cfg.keylog;
+                app
+            },
             defrag: defrag::Defragmenter::new(cfg.defrag),
             next_sweep: None,
             finished: false,

@@ -2,6 +2,7 @@
 //! same shape: a content probe that never panics, and (as each protocol lands) a dissector
 //! producing typed events. Adding a protocol is one module and one line in [`REGISTRY`].
 
+pub mod buffered;
 pub mod dtls;
 pub mod http;
 pub mod quic;
@@ -81,6 +82,8 @@ pub struct Ctx<'a> {
     pub show_secrets: bool,
     /// Anomalies raised so far on this flow (incremented by [`Ctx::anomaly`]).
     pub anomalies: &'a mut u64,
+    /// TLS secrets, when a key log was given.
+    pub keylog: Option<&'a tls::keylog::KeyLog>,
 }
 
 impl Ctx<'_> {
@@ -109,6 +112,10 @@ pub trait StreamDissector: Send {
     fn on_end(&mut self, _ctx: &mut Ctx<'_>, _dir: Direction, _ts: Timestamp) {}
     /// This connection's entries for the report section named by the registry.
     fn report(&self, _flow: FlowId, _show_secrets: bool) -> Vec<serde_json::Value> {
+        Vec::new()
+    }
+    /// Entries for other report sections (a protocol carried inside this one).
+    fn extra_reports(&self, _flow: FlowId, _show_secrets: bool) -> Vec<(&'static str, serde_json::Value)> {
         Vec::new()
     }
     /// A one-line summary for the flows view (e.g. `publish live/****`).

@@ -442,6 +442,14 @@ impl FlowSink for AppLayer {
             }
             FlowNote::Closed => self.timeline.push(Event::new(ts, Some(flow), "tcp", "tcp.close", Some(dir))),
             FlowNote::Reset => self.timeline.push(Event::new(ts, Some(flow), "tcp", "tcp.reset", Some(dir))),
+            FlowNote::Retransmission | FlowNote::ZeroWindow => {
+                let name = if note == FlowNote::ZeroWindow { "tcp.zero_window" } else { "tcp.retransmission" };
+                if self.timeline.accepting() {
+                    self.timeline.push(Event::new(ts, Some(flow), "tcp", name, Some(dir)));
+                } else {
+                    self.timeline.skipped();
+                }
+            }
         }
     }
 }

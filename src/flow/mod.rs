@@ -202,6 +202,10 @@ pub enum FlowNote {
     Closed,
     /// A TCP connection was reset.
     Reset,
+    /// A retransmitted (or late hole-filling) segment.
+    Retransmission,
+    /// A segment advertised a zero receive window.
+    ZeroWindow,
 }
 
 /// What the table tells its driver about a packet.

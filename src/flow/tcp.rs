@@ -100,7 +100,9 @@ impl TcpConn {
         }
         if h.window == 0 && h.flags & (SYN | FIN | RST) == 0 {
             stats.zero_window += 1;
+            sink.note(id, dir, ts, FlowNote::ZeroWindow);
         }
+        let retrans_before = stats.retransmissions;
         let (this, other) = self.dirs.pair_mut(dir);
         let before = this.stats;
         let before_other = other.stats;
@@ -124,6 +126,9 @@ impl TcpConn {
         }
         accumulate(stats, &before, &this.stats);
         accumulate(stats, &before_other, &other.stats);
+        if stats.retransmissions > retrans_before {
+            sink.note(id, dir, ts, FlowNote::Retransmission);
+        }
         let mut outcome = SegmentOutcome::default();
         if h.has(FIN) {
             stats.fin[dir] = true;

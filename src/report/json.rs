@@ -49,6 +49,21 @@ pub fn build(engine: &Engine, source: &SourceSummary) -> Value {
     for (section, entries) in &engine.app.sections {
         let mut v = entries.clone();
         v.sort_by_key(|e| e.get("flow").and_then(Value::as_u64).unwrap_or(u64::MAX));
+        if *section == "rtmp" {
+            // Ingest health on one axis: the connection's TCP trouble next to the RTMP view.
+            for e in &mut v {
+                let tcp = e
+                    .get("flow")
+                    .and_then(Value::as_u64)
+                    .and_then(|f| engine.flows.record(f as u32))
+                    .and_then(|r| r.tcp);
+                if let (Some(t), Some(ingest)) = (tcp, e.get_mut("ingest").and_then(Value::as_object_mut)) {
+                    ingest.insert("tcp_retransmissions".into(), json!(t.retransmissions));
+                    ingest.insert("tcp_zero_window".into(), json!(t.zero_window));
+                    ingest.insert("tcp_gap_bytes".into(), json!(t.gaps));
+                }
+            }
+        }
         out.insert((*section).into(), Value::Array(v));
     }
     out.insert("latency".into(), engine.app.latency.to_json());

@@ -76,6 +76,8 @@ struct Probing {
     log: Vec<(Direction, Timestamp, usize, usize)>,
     /// UDP: the previous datagram's first bytes, per direction.
     prev: PerDir<Vec<u8>>,
+    /// UDP: the datagrams seen while probing, replayed to the dissector on a match.
+    held: Vec<(Direction, Timestamp, Vec<u8>)>,
     datagrams: u32,
 }
 
@@ -175,6 +177,7 @@ impl AppLayer {
                 buf: PerDir::default(),
                 log: Vec::new(),
                 prev: PerDir::default(),
+                held: Vec::new(),
                 datagrams: 0,
             })),
             transport,
@@ -274,11 +277,15 @@ impl AppLayer {
                 let exhausted = p.datagrams >= PROBE_DATAGRAMS;
                 match hit {
                     Some(spec) => {
+                        let held = std::mem::take(&mut p.held);
                         self.pin(flow, spec, "content");
+                        for (d, t, bytes) in held {
+                            self.datagram_to_dissector(flow, d, &bytes, t, show);
+                        }
                         self.datagram_to_dissector(flow, dir, data, ts, show);
                     }
                     None if exhausted => self.give_up(flow),
-                    None => {}
+                    None => p.held.push((dir, ts, data.to_vec())),
                 }
             }
             State::Datagram(_) => self.datagram_to_dissector(flow, dir, data, ts, show),
@@ -413,7 +420,12 @@ impl FlowSink for AppLayer {
                     }
                     st.dissector().report(flow, show)
                 }
-                State::Datagram(d) => d.report(flow, show),
+                State::Datagram(d) => {
+                    for (sec, v) in d.extra_reports(flow, show) {
+                        self.sections.entry(sec).or_default().push(v);
+                    }
+                    d.report(flow, show)
+                }
                 _ => Vec::new(),
             };
             if let Some(section) = section {

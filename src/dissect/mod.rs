@@ -134,6 +134,10 @@ pub trait DatagramDissector: Send {
     fn report(&self, _flow: FlowId, _show_secrets: bool) -> Vec<serde_json::Value> {
         Vec::new()
     }
+    /// Entries for other report sections (or several sections at once).
+    fn extra_reports(&self, _flow: FlowId, _show_secrets: bool) -> Vec<(&'static str, serde_json::Value)> {
+        Vec::new()
+    }
     /// A one-line summary for the flows view.
     fn headline(&self) -> Option<String> {
         None

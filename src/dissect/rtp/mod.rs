@@ -1,0 +1,369 @@
+//! RTP and RTCP (RFC 3550): detection on any UDP port without signalling (§5.1, §6.4,
+//! RFC 5761 §4 payload type ranges), per-stream statistics (loss, duplicates, reordering,
+//! jitter, bitrate) and RTCP reports with round-trip times from LSR/DLSR (§6.4.1).
+//! Report sections `rtp` and `rtcp`.
+
+pub mod rtcp;
+pub mod stats;
+
+use super::{be16, be32, Ctx, DatagramDissector, Over, Probe, ProbeInput, ProtocolSpec};
+use crate::flow::{Direction, FlowId};
+use crate::report::json_ms;
+use crate::time::Timestamp;
+use crate::timeline::{Event, FieldValue};
+use serde_json::{json, Value};
+use stats::StreamStats;
+use std::collections::BTreeMap;
+
+/// Streams tracked per flow (SSRCs beyond are counted, not analysed).
+const MAX_STREAMS: usize = 64;
+/// Sender reports remembered per flow for round-trip times.
+const MAX_SRS: usize = 512;
+/// RTT samples and report blocks kept per flow.
+const MAX_SAMPLES: usize = 4096;
+
+/// Registry entry for RTP.
+pub const RTP_SPEC: ProtocolSpec = ProtocolSpec {
+    name: "rtp",
+    over: Over::Udp,
+    ports: &[5004],
+    probe: probe_rtp,
+    stream: None,
+    datagram: Some(new_dissector),
+    section: "rtp",
+};
+
+/// Registry entry for RTCP.
+pub const RTCP_SPEC: ProtocolSpec = ProtocolSpec {
+    name: "rtcp",
+    over: Over::Udp,
+    ports: &[5005],
+    probe: probe_rtcp,
+    stream: None,
+    datagram: Some(new_dissector),
+    section: "rtcp",
+};
+
+fn new_dissector() -> Box<dyn DatagramDissector> {
+    Box::new(RtpDissector::default())
+}
+
+/// The fixed RTP header: version 2, a payload type outside the RTCP range (RFC 5761 §4), and
+/// room for the CSRC list.
+fn rtp_header(d: &[u8]) -> Option<(u16, u32, u32)> {
+    let b0 = *d.first()?;
+    let b1 = *d.get(1)?;
+    if b0 >> 6 != 2 || d.len() < 12 + 4 * usize::from(b0 & 0x0f) {
+        return None;
+    }
+    let pt = b1 & 0x7f;
+    if (72..=76).contains(&pt) {
+        return None;
+    }
+    Some((be16(d, 2)?, be32(d, 4)?, be32(d, 8)?))
+}
+
+/// RTP needs two datagrams to be believed: the same SSRC with a sequence number a little
+/// ahead and a timestamp that did not go far back.
+pub fn probe_rtp(p: &ProbeInput<'_>) -> Probe {
+    if !p.udp {
+        return Probe::NoMatch;
+    }
+    let Some((seq, _ts, ssrc)) = rtp_header(p.data) else {
+        return Probe::NoMatch;
+    };
+    let Some(prev) = p.prev else {
+        return Probe::NeedMore;
+    };
+    let Some((pseq, _pts, pssrc)) = rtp_header(prev) else {
+        return Probe::NeedMore;
+    };
+    let same_pt = p.data.get(1).map(|b| b & 0x7f) == prev.get(1).map(|b| b & 0x7f);
+    let delta = seq.wrapping_sub(pseq);
+    if ssrc == pssrc && (1..=32).contains(&delta) && (same_pt || delta <= 4) {
+        Probe::Match
+    } else {
+        Probe::NoMatch
+    }
+}
+
+/// A compound RTCP packet: every sub-packet is version 2 with a type in 192–223 and the
+/// lengths add up to the datagram exactly (RFC 3550 §6.1); the first is SR, RR, or (reduced
+/// size, RFC 5506) any RTCP type.
+pub fn probe_rtcp(p: &ProbeInput<'_>) -> Probe {
+    if !p.udp {
+        return Probe::NoMatch;
+    }
+    let d = p.data;
+    let mut off = 0usize;
+    let mut n = 0;
+    while off < d.len() {
+        let (Some(&b0), Some(&pt), Some(words)) = (d.get(off), d.get(off + 1), be16(d, off + 2)) else {
+            return Probe::NoMatch;
+        };
+        if b0 >> 6 != 2 || !(192..=223).contains(&pt) || (n == 0 && !(200..=207).contains(&pt)) {
+            return Probe::NoMatch;
+        }
+        off += (usize::from(words) + 1) * 4;
+        n += 1;
+    }
+    if off == d.len() && n > 0 {
+        Probe::Match
+    } else {
+        Probe::NoMatch
+    }
+}
+
+/// Whether a datagram is RTCP rather than RTP when both share a port (RFC 5761 §4: RTCP
+/// packet types 192–223 fall in RTP payload types 64–95 with the marker bit).
+pub fn is_rtcp(d: &[u8]) -> bool {
+    matches!(d.get(1), Some(192..=223)) && d.first().is_some_and(|b| b >> 6 == 2)
+}
+
+/// The parts of an RTP packet the statistics need (§5.1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RtpHeader {
+    /// Marker bit.
+    pub marker: bool,
+    /// Payload type.
+    pub pt: u8,
+    /// Sequence number.
+    pub seq: u16,
+    /// RTP timestamp.
+    pub ts: u32,
+    /// Synchronisation source.
+    pub ssrc: u32,
+    /// Payload length (after CSRCs, header extension and padding).
+    pub payload_len: usize,
+    /// Header extension profile (0xBEDE one-byte, 0x100x two-byte, RFC 8285), if any.
+    pub extension: Option<u16>,
+}
+
+/// Parses an RTP header, with CSRC list, header extension (§5.3.1) and padding.
+pub fn parse_rtp(d: &[u8]) -> Option<RtpHeader> {
+    let b0 = *d.first()?;
+    let b1 = *d.get(1)?;
+    if b0 >> 6 != 2 {
+        return None;
+    }
+    let mut off = 12 + 4 * usize::from(b0 & 0x0f);
+    let mut extension = None;
+    if b0 & 0x10 != 0 {
+        let profile = be16(d, off)?;
+        let words = usize::from(be16(d, off + 2)?);
+        extension = Some(profile);
+        off += 4 + 4 * words;
+    }
+    let pad = if b0 & 0x20 != 0 { usize::from(*d.last()?) } else { 0 };
+    let payload_len = d.len().checked_sub(off)?.checked_sub(pad)?;
+    Some(RtpHeader {
+        marker: b1 & 0x80 != 0,
+        pt: b1 & 0x7f,
+        seq: be16(d, 2)?,
+        ts: be32(d, 4)?,
+        ssrc: be32(d, 8)?,
+        payload_len,
+        extension,
+    })
+}
+
+#[derive(Default)]
+struct RtcpState {
+    counts: BTreeMap<&'static str, u64>,
+    packets: u64,
+    malformed: u64,
+    /// SR NTP middle 32 bits → capture time, for LSR matching.
+    srs: BTreeMap<u32, Timestamp>,
+    rtt_ms: Vec<f64>,
+    blocks: BTreeMap<(u32, u32), Value>,
+}
+
+/// The RTP/RTCP dissector of one UDP flow.
+#[derive(Default)]
+pub struct RtpDissector {
+    streams: Vec<(Direction, StreamStats)>,
+    streams_over_cap: u64,
+    not_rtp: u64,
+    rtcp: Option<RtcpState>,
+}
+
+impl RtpDissector {
+    fn rtp(&mut self, ctx: &mut Ctx<'_>, dir: Direction, d: &[u8], ts: Timestamp) {
+        let Some(h) = parse_rtp(d) else {
+            self.not_rtp += 1;
+            return;
+        };
+        let idx = self.streams.iter().position(|(sd, s)| *sd == dir && s.ssrc == h.ssrc);
+        let idx = match idx {
+            Some(i) => i,
+            None if self.streams.len() < MAX_STREAMS => {
+                let rate = stats::static_payload(h.pt).map(|(_, r)| r);
+                self.streams.push((dir, StreamStats::new(h.ssrc, h.seq, h.ts, ts, rate)));
+                ctx.emit(
+                    Event::new(ts, Some(ctx.flow), "rtp", "rtp.stream.start", Some(dir))
+                        .with("ssrc", FieldValue::Str(format!("0x{:08x}", h.ssrc)))
+                        .with("payload_type", FieldValue::U64(u64::from(h.pt))),
+                );
+                self.streams.len() - 1
+            }
+            None => {
+                self.streams_over_cap += 1;
+                return;
+            }
+        };
+        if let Some((_, s)) = self.streams.get_mut(idx) {
+            s.add(h.seq, h.ts, h.pt, h.marker, h.payload_len, ts);
+        }
+    }
+
+    fn rtcp(&mut self, ctx: &mut Ctx<'_>, dir: Direction, d: &[u8], ts: Timestamp) {
+        let st = self.rtcp.get_or_insert_with(RtcpState::default);
+        st.packets += 1;
+        let (pkts, ok) = rtcp::parse(d);
+        if !ok {
+            st.malformed += 1;
+        }
+        for p in &pkts {
+            *st.counts.entry(p.kind()).or_insert(0) += 1;
+            let (reporter, blocks) = match p {
+                rtcp::Rtcp::Sr { ssrc, ntp, blocks, .. } => {
+                    if st.srs.len() >= MAX_SRS {
+                        st.srs.pop_first();
+                    }
+                    st.srs.insert((ntp >> 16) as u32, ts);
+                    (*ssrc, blocks.as_slice())
+                }
+                rtcp::Rtcp::Rr { ssrc, blocks } => (*ssrc, blocks.as_slice()),
+                _ => continue,
+            };
+            for b in blocks {
+                // §6.4.1: RTT = arrival of this report − LSR − DLSR, matched to the SR the
+                // capture saw.
+                let mut rtt = None;
+                if b.lsr != 0 {
+                    if let Some(sr_ts) = st.srs.get(&b.lsr) {
+                        let ms = ts.ms_since(*sr_ts) - f64::from(b.dlsr) / 65.536;
+                        rtt = Some(ms);
+                        if st.rtt_ms.len() < MAX_SAMPLES {
+                            st.rtt_ms.push(ms);
+                        }
+                        ctx.latency.add("rtcp", "rtt_ms", ms);
+                    }
+                }
+                if st.blocks.len() < MAX_SAMPLES || st.blocks.contains_key(&(reporter, b.ssrc)) {
+                    st.blocks.insert(
+                        (reporter, b.ssrc),
+                        json!({
+                            "reporter": format!("0x{reporter:08x}"), "ssrc": format!("0x{:08x}", b.ssrc),
+                            "fraction_lost": f64::from(b.fraction_lost) / 256.0, "cumulative_lost": b.cumulative_lost,
+                            "highest_seq": b.highest_seq, "jitter": b.jitter, "dir": dir.as_str(),
+                        }),
+                    );
+                }
+                let mut ev = Event::new(ts, Some(ctx.flow), "rtcp", format!("rtcp.{}", p.kind()), Some(dir))
+                    .with("ssrc", FieldValue::Str(format!("0x{:08x}", b.ssrc)))
+                    .with("fraction_lost", FieldValue::U64(u64::from(b.fraction_lost)))
+                    .with("cumulative_lost", FieldValue::I64(i64::from(b.cumulative_lost)));
+                ev.latency_ms = rtt;
+                ctx.emit(ev);
+            }
+        }
+    }
+}
+
+impl DatagramDissector for RtpDissector {
+    fn on_datagram(&mut self, ctx: &mut Ctx<'_>, dir: Direction, data: &[u8], ts: Timestamp) {
+        if is_rtcp(data) {
+            self.rtcp(ctx, dir, data, ts);
+        } else {
+            self.rtp(ctx, dir, data, ts);
+        }
+    }
+
+    fn extra_reports(&self, flow: FlowId, _show: bool) -> Vec<(&'static str, Value)> {
+        let mut out = Vec::new();
+        for (dir, s) in &self.streams {
+            let jitter = s.jitter_ms();
+            let encoding = stats::static_payload(s.payload_type).map(|(n, _)| n);
+            out.push((
+                "rtp",
+                json!({
+                    "flow": flow,
+                    "dir": dir.as_str(),
+                    "ssrc": format!("0x{:08x}", s.ssrc),
+                    "payload_type": s.payload_type,
+                    "encoding": encoding,
+                    "clock_rate": s.clock_rate(),
+                    "clock_rate_from": if s.known_rate.is_some() { "payload type" } else { "timestamps" },
+                    "srtp": false,
+                    "packets": s.packets,
+                    "lost": s.lost(),
+                    "expected": s.expected(),
+                    "duplicates": s.duplicates,
+                    "out_of_order": s.out_of_order,
+                    "first_seq": s.first_seq,
+                    "last_seq": s.last_seq(),
+                    "max_delta_ms": json_ms(s.max_delta_ms),
+                    "max_jitter_ms": jitter.map(|j| json_ms(j.0)),
+                    "mean_jitter_ms": jitter.map(|j| json_ms(j.1)),
+                    "frames": s.markers,
+                    "payload_bytes": s.payload_bytes,
+                    "bitrate_kbps": s.bitrate_kbps().map(json_ms),
+                }),
+            ));
+        }
+        if let Some(st) = &self.rtcp {
+            out.push((
+                "rtcp",
+                json!({
+                    "flow": flow,
+                    "srtcp": false,
+                    "packets": st.packets,
+                    "malformed": st.malformed,
+                    "counts": st.counts,
+                    "rtt_ms": st.rtt_ms.iter().map(|v| json_ms(*v)).collect::<Vec<_>>(),
+                    "report_blocks": st.blocks.values().collect::<Vec<_>>(),
+                }),
+            ));
+        }
+        out
+    }
+
+    fn headline(&self) -> Option<String> {
+        self.streams.first().map(|(_, s)| format!("ssrc 0x{:08x} pt {}", s.ssrc, s.payload_type))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::flow::Direction;
+
+    fn rtp(seq: u16) -> Vec<u8> {
+        let mut v = vec![0x80, 0x00];
+        v.extend_from_slice(&seq.to_be_bytes());
+        v.extend_from_slice(&(u32::from(seq) * 160).to_be_bytes());
+        v.extend_from_slice(&0xdeadbeefu32.to_be_bytes());
+        v.extend_from_slice(&[0xff; 160]);
+        v
+    }
+
+    #[test]
+    fn two_packets_make_rtp() {
+        let (a, b) = (rtp(10), rtp(11));
+        let first = ProbeInput { dir: Direction::C2S, data: &a, other: &[], prev: None, udp: true };
+        assert_eq!(probe_rtp(&first), Probe::NeedMore);
+        let second = ProbeInput { dir: Direction::C2S, data: &b, other: &[], prev: Some(&a), udp: true };
+        assert_eq!(probe_rtp(&second), Probe::Match);
+        assert_eq!(probe_rtcp(&second), Probe::NoMatch);
+    }
+
+    #[test]
+    fn compound_rtcp() {
+        // RR with no report blocks (1 word + header) followed by an empty SDES.
+        let d = [0x80, 201, 0, 1, 0, 0, 0, 1, 0x80, 202, 0, 0];
+        let p = ProbeInput { dir: Direction::C2S, data: &d, other: &[], prev: None, udp: true };
+        assert_eq!(probe_rtcp(&p), Probe::Match);
+        assert_eq!(probe_rtp(&p), Probe::NoMatch);
+    }
+}

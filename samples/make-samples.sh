@@ -5,10 +5,11 @@
 #   bash samples/make-samples.sh rtmp hls   # only some (see the case below)
 #
 # Needs root (packet capture, network namespaces), tshark/dumpcap/editcap/
-# capinfos, tcpdump, ffmpeg (libx264 + aac), nginx with the RTMP module,
-# curl, socat, python3, iproute2.  All generated traffic stays on loopback or
-# inside network namespaces created (and deleted) by this script.  Every
-# external command is bounded with `timeout`.
+# capinfos, tcpdump, ffmpeg (libx264 + aac, GnuTLS), nginx with the RTMP and
+# stream (TLS) modules, openssl, curl, socat, python3, iproute2.  All
+# generated traffic stays on loopback or inside network namespaces created
+# (and deleted) by this script.  Every external command is bounded with
+# `timeout`.
 set -euo pipefail
 shopt -s nullglob
 umask 022
@@ -449,12 +450,56 @@ make_midstream() {
     timeout 60 editcap -F pcap rtmp-publish-play.pcapng tcp-midstream.pcap "1-$((cut - 1))"
 }
 
+# (i) rtmps-publish-keylog.pcapng / rtmps12-publish-keylog.pcapng: ffmpeg
+#     publishes over RTMPS (GnuTLS) with SSLKEYLOGFILE set; nginx's stream
+#     module terminates TLS on 127.0.0.1:1936 and proxies the plain RTMP to
+#     nginx-rtmp on 127.0.0.1:1935.  Only the TLS leg (port 1936) is captured.
+#     make_rtmps NAME TLS-DIRECTIVES
+make_rtmps() {
+    local name=$1 tls=$2
+    log "$name.pcapng + $name.keys"
+    local tdir="$WORK/tls-$name"
+    mkdir -p "$tdir"
+    timeout 30 openssl req -x509 -newkey rsa:2048 -nodes -sha256 -days 30 -subj /CN=streamscope.test \
+        -keyout "$tdir/key.pem" -out "$tdir/cert.pem" 2>/dev/null
+    chmod 0644 "$tdir/key.pem"   # throwaway test key, read by the nginx worker
+    local stream
+    stream=$(cat <<EOF
+stream {
+    server {
+        listen 127.0.0.1:1936 ssl;
+        proxy_pass 127.0.0.1:1935;
+        ssl_certificate $tdir/cert.pem;
+        ssl_certificate_key $tdir/key.pem;
+        $tls
+    }
+}
+EOF
+)
+    start_nginx "$name" "$(rtmp_block 127.0.0.1:1935)"$'\n'"$stream" \
+        "load_module $NGINX_MODULES/ngx_stream_module.so;"$'\n'"load_module $NGINX_MODULES/ngx_rtmp_module.so;"
+    wait_port 127.0.0.1 1935
+    wait_port 127.0.0.1 1936
+    local out="$WORK/$name.pcapng" keys="$WORK/$name.keys"
+    capture_start "$name" timeout 60 dumpcap -i lo -B 64 -f "tcp port 1936" -a duration:40 -w "$out"
+    SSLKEYLOGFILE="$keys" "${FF[@]}" -re -f lavfi -i "testsrc=size=320x240:rate=10" -re "${ASRC[@]}" -t 2 \
+        -c:v libx264 -preset ultrafast -tune zerolatency -g 10 -b:v 150k -pix_fmt yuv420p "${AENC[@]}" \
+        -f flv rtmps://127.0.0.1:1936/live/secretkey
+    capture_stop
+    stop "$NGINX_PID"
+    [ -s "$keys" ] || { echo "ffmpeg wrote no TLS key log ($keys)" >&2; return 1; }
+    python3 tools/pcapng-scrub.py "$out"
+    cp "$out" "$name.pcapng"
+    cp "$keys" "$name.keys"
+}
+
 # ---------------------------------------------------------------------------
 check_all() {
     local f n
     for f in rtmp-publish-play.pcapng rtmp-port19350-chunk8192.pcap hls-http-sll2.pcap \
              rtp-udp-random-port.pcap udp-ip-fragments.pcap vlan-qinq.pcap \
-             mixed-interfaces.pcapng tcp-midstream.pcap; do
+             mixed-interfaces.pcapng tcp-midstream.pcap rtmps-publish-keylog.pcapng \
+             rtmps12-publish-keylog.pcapng; do
         [ -f "$f" ] || continue
         log "check $f"
         timeout 60 capinfos -t -E -T -c -s "$f" | sed 's/^/   /' >&2 || true
@@ -483,6 +528,17 @@ check_all() {
         mixed-*)
             n=$(timeout 60 tshark -r "$f" -T fields -e frame.interface_id | sort -u | wc -l)
             [ "$n" -eq 2 ] || { echo "$f: expected 2 interfaces, got $n" >&2; return 1; } ;;
+        rtmps*)
+            # decrypts with its key log: ClientHello present, decrypted plaintext starts with C0 (0x03)
+            local keys=${f%.pcapng}.keys v
+            [ -s "$keys" ] || { echo "$f: no key log $keys" >&2; return 1; }
+            n=$(timeout 60 tshark -r "$f" -Y 'tls.handshake.type == 1' | wc -l)
+            [ "$n" -eq 1 ] || { echo "$f: expected 1 ClientHello, got $n" >&2; return 1; }
+            v=$(timeout 60 tshark -r "$f" -o "tls.keylog_file:$keys" -q -z follow,tls,raw,0 |
+                awk '/^[0-9a-f]/ { print substr($0, 1, 2); exit }')
+            [ "$v" = 03 ] || { echo "$f: TLS plaintext does not start with RTMP C0 0x03 ('$v')" >&2; return 1; }
+            n=$(timeout 60 tshark -r "$f" -o "tls.keylog_file:$keys" -Y 'tls.handshake.type == 20' | wc -l)
+            [ "$n" -eq 2 ] || { echo "$f: expected 2 decrypted Finished messages, got $n" >&2; return 1; } ;;
         esac
         log "  $f ok"
     done
@@ -492,7 +548,7 @@ check_all() {
     fi
 }
 
-ALL=(rtmp rtmp19350 hls rtp frag vlan mixed midstream)
+ALL=(rtmp rtmp19350 hls rtp frag vlan mixed midstream rtmps rtmps12)
 if [ $# -eq 0 ]; then set -- "${ALL[@]}"; fi
 for what in "$@"; do
     case $what in
@@ -504,6 +560,8 @@ for what in "$@"; do
     vlan) make_vlan ;;
     mixed) make_mixed ;;
     midstream) make_midstream ;;
+    rtmps) make_rtmps rtmps-publish-keylog 'ssl_protocols TLSv1.2 TLSv1.3;' ;;
+    rtmps12) make_rtmps rtmps12-publish-keylog 'ssl_protocols TLSv1.2; ssl_ciphers ECDHE-RSA-AES128-GCM-SHA256;' ;;
     *) echo "unknown sample '$what' (known: ${ALL[*]})" >&2; exit 2 ;;
     esac
 done
@@ -512,6 +570,8 @@ check_all
 log "fixtures"
 rm -rf fixtures
 mkdir -p fixtures
-chmod 0644 ./*.pcap ./*.pcapng
+chmod 0644 ./*.pcap ./*.pcapng ./*.keys
 timeout 600 python3 tshark-fixture.py ./*.pcap ./*.pcapng
-ls -l ./*.pcap ./*.pcapng fixtures >&2
+timeout 600 python3 rtmp-fixture.py ./rtmp-*.pcap ./rtmp-*.pcapng
+timeout 600 python3 tls-fixture.py ./rtmps*.pcapng
+ls -l ./*.pcap ./*.pcapng ./*.keys fixtures >&2

@@ -503,7 +503,9 @@ def tcp_bytes(name, cwd):
 
 
 def own_parse(data, frames, start):
-    """Minimal RTMP chunk parser (tshark's timestamp rules) for cross-checking tshark."""
+    """Minimal RTMP chunk parser (tshark's timestamp rules) for cross-checking tshark.
+
+    Also used by tls-fixture.py on decrypted RTMPS plaintext (hence "body")."""
     p, cs, st, out = start, 128, {}, []
     try:
         while p < len(data):
@@ -554,7 +556,7 @@ def own_parse(data, frames, start):
                 out.append({"type": s["type"], "fmt": s["fmt"], "csid": csid,
                             "stream_id": s["sid"], "timestamp": s["ts"] & 0xFFFFFFFF,
                             "length": s["len"], "frame": frames[p - 1],
-                            "first_frame": s["first"]})
+                            "first_frame": s["first"], "body": bytes(s["buf"])})
                 s["buf"] = None
     except IndexError:
         pass

@@ -29,12 +29,17 @@ impl Timestamp {
 
     /// Milliseconds elapsed from `earlier` to `self`, as a float (negative if earlier is later).
     pub fn ms_since(self, earlier: Timestamp) -> f64 {
-        (self.0 - earlier.0) as f64 / 1e6
+        (i128::from(self.0) - i128::from(earlier.0)) as f64 / 1e6
     }
 
     /// Seconds elapsed from `earlier` to `self`.
     pub fn secs_since(self, earlier: Timestamp) -> f64 {
-        (self.0 - earlier.0) as f64 / 1e9
+        (i128::from(self.0) - i128::from(earlier.0)) as f64 / 1e9
+    }
+
+    /// Nanoseconds from `earlier` to `self`, saturating at the i64 range.
+    pub fn nanos_since(self, earlier: Timestamp) -> i64 {
+        self.0.saturating_sub(earlier.0)
     }
 
     /// This timestamp plus a duration in seconds (saturating).

@@ -14,24 +14,7 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::PathBuf;
 
 /// Saved inputs whose bug is not fixed yet.
-const OPEN: &[&str] = &[
-    // etherparse 0.21 Ipv6ExtensionSliceIter reads past a truncated IPv6 extension header
-    // (src/wire/mod.rs, `for e in exts`): an abort ("unsafe precondition violated") in debug
-    // builds, an out-of-bounds read in release builds.
-    "packet_decode-ipv6-ext-header-cut.bin",
-    "pipeline-ipv6-ext-header-cut.bin",
-    // `ts.0 - self.max_end_ts.0` overflows in Reassembler::push (src/flow/reassembly.rs) when
-    // capture times are far apart (pcapng if_tsoffset makes any i64 possible).
-    "reassembly-timestamp-sub-overflow.bin",
-    "pipeline-pcapng-extreme-tsoffsets.bin",
-    // Reassembler::push (src/flow/reassembly.rs) skips only the first hole when a cap is
-    // exceeded, so buffered() grows past max_buffered_bytes + one segment.
-    "reassembly-cap-exceeded-after-skip.bin",
-    // `self.0 - earlier.0` overflows in Timestamp::secs_since (src/time.rs), called by the text
-    // report (src/report/text.rs) for the capture's span and flow durations.
-    "pipeline-pcapng-capture-span-overflow.bin",
-    "pipeline-flow-duration-overflow.bin",
-];
+const OPEN: &[&str] = &[];
 
 const TARGETS: &[&str] = &["packet_decode", "reassembly", "reassembly_split", "probes", "pipeline"];
 
@@ -78,17 +61,4 @@ fn replay_fuzz_regressions() {
     let failures: Vec<String> =
         all.iter().filter(|(n, _)| !OPEN.contains(&n.as_str())).filter_map(|(n, p)| replay(n, p).err()).collect();
     assert!(failures.is_empty(), "fuzz regressions failing:\n{}", failures.join("\n"));
-}
-
-/// The inputs of bugs not fixed yet; some abort the process. `cargo test --test
-/// fuzz_regressions -- --ignored --nocapture` shows which one goes first.
-#[test]
-#[ignore = "known open bugs: see OPEN"]
-fn replay_open_bugs() {
-    for (name, path) in inputs().iter().filter(|(n, _)| OPEN.contains(&n.as_str())) {
-        eprintln!("replaying {name}");
-        if let Err(e) = replay(name, path) {
-            panic!("{e}");
-        }
-    }
 }

@@ -23,8 +23,19 @@ fn captures_loopback_traffic_with_filter_and_writes_pcapng() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    // Give libpcap time to open the device, then make a bounded exchange.
-    std::thread::sleep(Duration::from_millis(1200));
+    // Wait for the capture to be open (the "capturing on" line), then make a bounded exchange.
+    let mut child = child;
+    let mut stderr = std::io::BufReader::new(child.stderr.take().unwrap());
+    let mut first = String::new();
+    std::io::BufRead::read_line(&mut stderr, &mut first).unwrap();
+    if !first.contains("capturing on") {
+        let mut rest = String::new();
+        let _ = stderr.read_to_string(&mut rest);
+        let _ = child.wait();
+        assert!(first.contains("permission") || first.contains("no such interface"), "{first}{rest}");
+        eprintln!("skipped: cannot capture here: {first}");
+        return;
+    }
     let server = std::thread::spawn(move || {
         let (mut s, _) = listener.accept().unwrap();
         let mut buf = vec![0u8; 1 << 16];
@@ -48,11 +59,8 @@ fn captures_loopback_traffic_with_filter_and_writes_pcapng() {
     let started = Instant::now();
     let output = child.wait_with_output().unwrap();
     assert!(started.elapsed() < Duration::from_secs(20));
-    let err = String::from_utf8_lossy(&output.stderr);
-    if output.status.code() == Some(2) && (err.contains("permission") || err.contains("no such interface")) {
-        eprintln!("skipped: cannot capture here: {err}");
-        return;
-    }
+    let mut err = String::new();
+    let _ = stderr.read_to_string(&mut err);
     assert_eq!(output.status.code(), Some(0), "{err}");
     let v: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
     assert_eq!(v["capture"]["format"], "live");

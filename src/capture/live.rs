@@ -85,6 +85,8 @@ pub fn capture(
         cap.filter(f, true).map_err(|e| CaptureError::Live(format!("bad capture filter {f:?}: {e}")))?;
     }
     let link = LinkType(cap.get_datalink().0 as u32);
+    // Like tcpdump's "listening on": scripts wait for this line before making traffic.
+    eprintln!("streamscope: capturing on {} (link {})", opts.iface, link.name());
     let mut writer = match &opts.write {
         Some(path) => {
             let file =

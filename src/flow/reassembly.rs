@@ -135,7 +135,7 @@ impl Reassembler {
         if off < self.max_end && end <= self.max_end {
             // Fills a hole below the highest byte seen: reordering if soon enough.
             let window = ooo_ns.unwrap_or(limits.ooo_threshold_ns);
-            if ts.0 - self.max_end_ts.0 < window {
+            if ts.nanos_since(self.max_end_ts) < window {
                 self.stats.out_of_order += 1;
             } else {
                 self.stats.retransmissions += 1;
@@ -161,7 +161,8 @@ impl Reassembler {
                 self.buffered -= old.data.len();
             }
             self.buffered += payload.len();
-            if self.buffered > limits.max_buffered_bytes || self.pending.len() > limits.max_segments {
+            // Over a cap: give up holes, oldest first, until back under it.
+            while self.buffered > limits.max_buffered_bytes || self.pending.len() > limits.max_segments {
                 self.stats.cap_drops += 1;
                 self.skip_first_hole(out);
             }

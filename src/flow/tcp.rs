@@ -91,7 +91,7 @@ impl TcpConn {
         if !self.handshake_done && dir == Direction::C2S && h.has(ACK) && !h.has(SYN) && self.synack_seen {
             self.handshake_done = true;
             if let Some(syn) = self.syn_ts {
-                let rtt = ts.0 - syn.0;
+                let rtt = ts.nanos_since(syn);
                 self.rtt_ns = Some(rtt);
                 let ms = rtt as f64 / 1e6;
                 stats.handshake_rtt_ms = Some(ms);

@@ -120,21 +120,10 @@ pub fn decode_ip(frame: &[u8], off: usize) -> Result<Network<'_>, DecodeError> {
         LaxIpSlice::Ipv6(v6) => {
             let h = v6.header();
             let p = v6.payload();
-            let exts = v6.extensions().clone();
-            let ext_len = exts.slice().len();
+            let exts = v6.extensions().slice();
+            let ext_len = exts.len();
             let declared = usize::from(h.payload_length()).saturating_sub(ext_len).max(p.payload.len());
-            let mut fragment = None;
-            for e in exts {
-                if let etherparse::Ipv6ExtensionSlice::Fragment(f) = e {
-                    if f.is_fragmenting_payload() {
-                        fragment = Some(Fragment {
-                            id: f.identification(),
-                            offset: u32::from(f.fragment_offset().value()) * 8,
-                            more: f.more_fragments(),
-                        });
-                    }
-                }
-            }
+            let fragment = ipv6_fragment(h.next_header().0, exts);
             IpPacket {
                 src: IpAddr::from(h.source()),
                 dst: IpAddr::from(h.destination()),
@@ -146,6 +135,33 @@ pub fn decode_ip(frame: &[u8], off: usize) -> Result<Network<'_>, DecodeError> {
         }
     };
     Ok(Network::Ip(net))
+}
+
+/// Finds the Fragment header (RFC 8200 §4.5) among the IPv6 extension headers, walking them
+/// by hand with checked reads (etherparse 0.21's iterator reads past a cut header).
+fn ipv6_fragment(mut next: u8, exts: &[u8]) -> Option<Fragment> {
+    let mut off = 0usize;
+    for _ in 0..16 {
+        let len = match next {
+            // Fragment: fixed 8 bytes.
+            44 => {
+                let b = exts.get(off..off + 8)?;
+                let field = u16::from_be_bytes([*b.get(2)?, *b.get(3)?]);
+                let id = u32::from_be_bytes([*b.get(4)?, *b.get(5)?, *b.get(6)?, *b.get(7)?]);
+                let offset = u32::from(field >> 3) * 8;
+                let more = field & 1 == 1;
+                return (offset != 0 || more).then_some(Fragment { id, offset, more });
+            }
+            // Authentication header: (length + 2) × 4 bytes (RFC 4302 §2.2).
+            51 => (usize::from(*exts.get(off + 1)?) + 2) * 4,
+            // Hop-by-hop, routing, destination options: (length + 1) × 8 bytes.
+            0 | 43 | 60 | 135 | 139 | 140 => (usize::from(*exts.get(off + 1)?) + 1) * 8,
+            _ => return None,
+        };
+        next = *exts.get(off)?;
+        off += len;
+    }
+    None
 }
 
 fn ip_error(offset: usize, had: usize, e: &etherparse::err::ip::LaxHeaderSliceError) -> DecodeError {

@@ -22,6 +22,9 @@ macro_rules! ctx {
             show_secrets: $show,
             anomalies: &mut $f.anomalies,
             keylog: $s.keylog.as_deref(),
+            client: $f.client,
+            server: $f.server,
+            signalled: &mut $s.signalled,
         }
     };
 }
@@ -120,6 +123,8 @@ pub struct AppLayer {
     pub rejected: u64,
     /// TLS secrets for decryption (`--keylog`).
     pub keylog: Option<std::sync::Arc<crate::dissect::tls::keylog::KeyLog>>,
+    /// Media announced by signalling.
+    pub signalled: crate::dissect::Signalled,
 }
 
 impl AppLayer {
@@ -135,6 +140,7 @@ impl AppLayer {
             show_secrets,
             rejected: 0,
             keylog: None,
+            signalled: crate::dissect::Signalled::default(),
         }
     }
 
@@ -190,6 +196,13 @@ impl AppLayer {
         };
         if let Some(spec) = forced {
             self.pin(flow, spec, "decode-as");
+        } else if transport == TransportKind::Udp {
+            // Media announced by RTSP/SIP signalling is pinned at once, like Wireshark's
+            // conversations set up by SDP.
+            let announced = self.signalled.for_flow(client, server).map(|b| b.protocol);
+            if let Some((spec, _)) = announced.and_then(spec_by_name) {
+                self.pin(flow, spec, "signalling");
+            }
         }
     }
 

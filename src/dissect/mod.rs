@@ -9,8 +9,10 @@ pub mod quic;
 pub mod rtmp;
 pub mod rtp;
 pub mod rtsp;
+pub mod sdp;
 pub mod sip;
 pub mod stun;
+pub mod textmsg;
 pub mod tls;
 
 use crate::flow::{Direction, FlowId};
@@ -84,6 +86,56 @@ pub struct Ctx<'a> {
     pub anomalies: &'a mut u64,
     /// TLS secrets, when a key log was given.
     pub keylog: Option<&'a tls::keylog::KeyLog>,
+    /// The flow's client endpoint.
+    pub client: std::net::SocketAddr,
+    /// The flow's server endpoint.
+    pub server: std::net::SocketAddr,
+    /// Media that signalling (RTSP, SIP) announced, shared across flows.
+    pub signalled: &'a mut Signalled,
+}
+
+/// What signalling said a UDP port will carry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MediaBinding {
+    /// `rtp` or `rtcp`.
+    pub protocol: &'static str,
+    /// Encoding name from SDP, when known.
+    pub encoding: Option<String>,
+    /// Clock rate from SDP, when known.
+    pub clock_rate: Option<u32>,
+    /// The signalling protocol that said so.
+    pub by: &'static str,
+    /// The signalling flow.
+    pub flow: FlowId,
+}
+
+/// UDP ports announced by signalling (RTSP Transport, SDP), like Wireshark's conversations
+/// set up by SDP: they pin the media flows and give RTP its clock rate.
+#[derive(Debug, Default)]
+pub struct Signalled {
+    ports: std::collections::HashMap<u16, MediaBinding>,
+}
+
+impl Signalled {
+    /// Most ports remembered.
+    pub const CAP: usize = 4096;
+
+    /// Announces that `port` will carry this media.
+    pub fn announce(&mut self, port: u16, b: MediaBinding) {
+        if port != 0 && (self.ports.len() < Self::CAP || self.ports.contains_key(&port)) {
+            self.ports.insert(port, b);
+        }
+    }
+
+    /// What a port was announced to carry.
+    pub fn get(&self, port: u16) -> Option<&MediaBinding> {
+        self.ports.get(&port)
+    }
+
+    /// What either end of a flow was announced to carry.
+    pub fn for_flow(&self, a: std::net::SocketAddr, b: std::net::SocketAddr) -> Option<&MediaBinding> {
+        self.get(b.port()).or_else(|| self.get(a.port()))
+    }
 }
 
 impl Ctx<'_> {

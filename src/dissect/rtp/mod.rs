@@ -178,10 +178,16 @@ struct RtcpState {
     blocks: BTreeMap<(u32, u32), Value>,
 }
 
-/// The RTP/RTCP dissector of one UDP flow.
+/// The RTP/RTCP dissector of one UDP flow (or of the channels interleaved in an RTSP
+/// connection).
 #[derive(Default)]
 pub struct RtpDissector {
     streams: Vec<(Direction, StreamStats)>,
+    /// Interleaved channel of each stream (RTSP `$` framing), by stream index.
+    channels: Vec<Option<u8>>,
+    current_channel: Option<u8>,
+    /// Payload type → (encoding, clock rate) from SDP rtpmap lines.
+    hints: Vec<(u8, String, u32)>,
     streams_over_cap: u64,
     not_rtp: u64,
     rtcp: Option<RtcpState>,
@@ -197,8 +203,18 @@ impl RtpDissector {
         let idx = match idx {
             Some(i) => i,
             None if self.streams.len() < MAX_STREAMS => {
-                let rate = stats::static_payload(h.pt).map(|(_, r)| r);
-                self.streams.push((dir, StreamStats::new(h.ssrc, h.seq, h.ts, ts, rate)));
+                // The clock rate: signalling's (SDP rtpmap) first, then the static table.
+                let signalled = ctx.signalled.for_flow(ctx.client, ctx.server);
+                let hinted = self.hints.iter().find(|(p, _, _)| *p == h.pt).map(|(_, e, r)| (Some(e.clone()), *r));
+                let from_sdp = hinted.or_else(|| signalled.and_then(|b| b.clock_rate.map(|r| (b.encoding.clone(), r))));
+                let (encoding, rate) = match from_sdp {
+                    Some((e, r)) => (e, Some(r)),
+                    None => (None, stats::static_payload(h.pt).map(|(_, r)| r)),
+                };
+                let mut st = StreamStats::new(h.ssrc, h.seq, h.ts, ts, rate);
+                st.encoding = encoding.or_else(|| stats::static_payload(h.pt).map(|(n, _)| n.to_string()));
+                self.streams.push((dir, st));
+                self.channels.push(self.current_channel);
                 ctx.emit(
                     Event::new(ts, Some(ctx.flow), "rtp", "rtp.stream.start", Some(dir))
                         .with("ssrc", FieldValue::Str(format!("0x{:08x}", h.ssrc)))
@@ -271,6 +287,23 @@ impl RtpDissector {
     }
 }
 
+impl RtpDissector {
+    /// Tells the dissector a payload type's encoding and clock rate (from SDP).
+    pub fn hint(&mut self, pt: u8, encoding: String, clock_rate: u32) {
+        self.hints.retain(|(p, _, _)| *p != pt);
+        if self.hints.len() < 128 {
+            self.hints.push((pt, encoding, clock_rate));
+        }
+    }
+
+    /// One packet from an RTSP interleaved channel.
+    pub fn on_channel(&mut self, ctx: &mut Ctx<'_>, dir: Direction, channel: u8, data: &[u8], ts: Timestamp) {
+        self.current_channel = Some(channel);
+        self.on_datagram(ctx, dir, data, ts);
+        self.current_channel = None;
+    }
+}
+
 impl DatagramDissector for RtpDissector {
     fn on_datagram(&mut self, ctx: &mut Ctx<'_>, dir: Direction, data: &[u8], ts: Timestamp) {
         if is_rtcp(data) {
@@ -282,9 +315,10 @@ impl DatagramDissector for RtpDissector {
 
     fn extra_reports(&self, flow: FlowId, _show: bool) -> Vec<(&'static str, Value)> {
         let mut out = Vec::new();
-        for (dir, s) in &self.streams {
+        for (i, (dir, s)) in self.streams.iter().enumerate() {
             let jitter = s.jitter_ms();
-            let encoding = stats::static_payload(s.payload_type).map(|(n, _)| n);
+            let channel = self.channels.get(i).copied().flatten();
+            let encoding = s.encoding.clone();
             out.push((
                 "rtp",
                 json!({
@@ -294,7 +328,7 @@ impl DatagramDissector for RtpDissector {
                     "payload_type": s.payload_type,
                     "encoding": encoding,
                     "clock_rate": s.clock_rate(),
-                    "clock_rate_from": if s.known_rate.is_some() { "payload type" } else { "timestamps" },
+                    "clock_rate_from": if s.known_rate.is_some() { "signalling or payload type" } else { "timestamps" },
                     "srtp": false,
                     "packets": s.packets,
                     "lost": s.lost(),
@@ -309,6 +343,7 @@ impl DatagramDissector for RtpDissector {
                     "frames": s.markers,
                     "payload_bytes": s.payload_bytes,
                     "bitrate_kbps": s.bitrate_kbps().map(json_ms),
+                    "interleaved_channel": channel,
                 }),
             ));
         }

@@ -68,6 +68,8 @@ pub struct StreamStats {
     jitter: [Jitter; CANDIDATE_RATES.len()],
     /// A rate given by signalling or the static table; `None` → estimated.
     pub known_rate: Option<u32>,
+    /// Encoding name (SDP rtpmap or the static table).
+    pub encoding: Option<String>,
     first_rtp_ts: u32,
     last_rtp_ts: u32,
 }
@@ -124,6 +126,7 @@ impl StreamStats {
             payload_bytes: 0,
             jitter: [Jitter::default(); CANDIDATE_RATES.len()],
             known_rate,
+            encoding: None,
             first_rtp_ts: rtp_ts,
             last_rtp_ts: rtp_ts,
         }

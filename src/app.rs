@@ -199,9 +199,14 @@ impl AppLayer {
         } else if transport == TransportKind::Udp {
             // Media announced by RTSP/SIP signalling is pinned at once, like Wireshark's
             // conversations set up by SDP.
-            let announced = self.signalled.for_flow(client, server).map(|b| b.protocol);
-            if let Some((spec, _)) = announced.and_then(spec_by_name) {
-                self.pin(flow, spec, "signalling");
+            let announced = self.signalled.for_flow(client, server).map(|b| (b.protocol, b.session.clone()));
+            if let Some((protocol, session)) = announced {
+                if let Some((spec, _)) = spec_by_name(protocol) {
+                    self.pin(flow, spec, "signalling");
+                    if let Some(s) = session {
+                        self.signalled.flow_session.insert(flow, s);
+                    }
+                }
             }
         }
     }
@@ -301,7 +306,14 @@ impl AppLayer {
                     None => p.held.push((dir, ts, data.to_vec())),
                 }
             }
-            State::Datagram(_) => self.datagram_to_dissector(flow, dir, data, ts, show),
+            State::Datagram(_) => {
+                if let Some(s) = self.signalled.flow_session.get(&flow) {
+                    if !self.signalled.first_media.contains_key(s) {
+                        self.signalled.first_media.insert(s.clone(), ts);
+                    }
+                }
+                self.datagram_to_dissector(flow, dir, data, ts, show)
+            }
             _ => {}
         }
     }

@@ -107,6 +107,8 @@ pub struct MediaBinding {
     pub by: &'static str,
     /// The signalling flow.
     pub flow: FlowId,
+    /// The session or call it belongs to (SIP Call-ID, RTSP session).
+    pub session: Option<String>,
 }
 
 /// UDP ports announced by signalling (RTSP Transport, SDP), like Wireshark's conversations
@@ -114,6 +116,10 @@ pub struct MediaBinding {
 #[derive(Debug, Default)]
 pub struct Signalled {
     ports: std::collections::HashMap<u16, MediaBinding>,
+    /// Media flows pinned by signalling → the session they belong to.
+    pub flow_session: std::collections::HashMap<FlowId, String>,
+    /// Session → capture time of its first media packet.
+    pub first_media: std::collections::HashMap<String, Timestamp>,
 }
 
 impl Signalled {

@@ -49,6 +49,36 @@ pub fn build(engine: &Engine, source: &SourceSummary) -> Value {
     for (section, entries) in &engine.app.sections {
         let mut v = entries.clone();
         v.sort_by_key(|e| e.get("flow").and_then(Value::as_u64).unwrap_or(u64::MAX));
+        if *section == "sip" {
+            // The call's media: first RTP after the INVITE, and the SSRCs its SDP bound.
+            let sig = &engine.app.signalled;
+            for e in &mut v {
+                let Some(call) = e.get("call_id").and_then(Value::as_str).map(str::to_string) else { continue };
+                let invite = e.get("ts").and_then(micros_of);
+                let first = sig.first_media.get(&call).copied();
+                let first_ms = match (first, invite) {
+                    (Some(t), Some(inv)) => Some(json_ms((t.micros() - inv) as f64 / 1000.0)),
+                    _ => None,
+                };
+                let flows: Vec<u64> =
+                    sig.flow_session.iter().filter(|(_, s)| **s == call).map(|(f, _)| u64::from(*f)).collect();
+                let ssrcs: Vec<Value> = engine
+                    .app
+                    .sections
+                    .get("rtp")
+                    .map(|r| {
+                        r.iter()
+                            .filter(|x| x.get("flow").and_then(Value::as_u64).is_some_and(|f| flows.contains(&f)))
+                            .filter_map(|x| x.get("ssrc").cloned())
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                if let Some(o) = e.as_object_mut() {
+                    o.insert("first_media_ms".into(), first_ms.unwrap_or(Value::Null));
+                    o.insert("rtp_streams".into(), Value::Array(ssrcs));
+                }
+            }
+        }
         if *section == "rtmp" {
             // Ingest health on one axis: the connection's TCP trouble next to the RTMP view.
             for e in &mut v {
@@ -106,4 +136,16 @@ pub fn flow_json(r: &FlowRecord, anomalies: u64) -> Value {
         );
     }
     v
+}
+
+/// A report timestamp (seconds with six decimals) back in microseconds, exactly.
+fn micros_of(v: &Value) -> Option<i64> {
+    let s = v.to_string();
+    let (secs, frac) = s.split_once('.').unwrap_or((&s, "0"));
+    let mut frac = frac.to_string();
+    frac.truncate(6);
+    while frac.len() < 6 {
+        frac.push('0');
+    }
+    Some(secs.parse::<i64>().ok()? * 1_000_000 + frac.parse::<i64>().ok()?)
 }

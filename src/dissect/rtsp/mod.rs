@@ -197,6 +197,7 @@ impl RtspDissector {
             clock_rate: codec.as_ref().map(|c| c.1),
             by: "rtsp",
             flow: ctx.flow,
+            session: None,
         };
         let (rtp, rtcp) = (binding("rtp"), binding("rtcp"));
         for ports in [t.client_port, t.server_port].into_iter().flatten() {

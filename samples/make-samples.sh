@@ -494,12 +494,152 @@ EOF
 }
 
 # ---------------------------------------------------------------------------
+# RTSP / RTP / SIP captures (fixtures: rtp-fixture.py)
+#
+# The RTSP server is GStreamer's gst-rtsp-server driven by tools/rtsp-server.py
+# through python3-gi; GI_PYTHON names a python3 that has the Debian gi module
+# (a pyenv/venv python3 earlier in PATH usually does not).
+GI_PYTHON=${GI_PYTHON:-/usr/bin/python3}
+RTSP_URL=rtsp://127.0.0.1:8554
+
+# start_rtsp_server NAME: tools/rtsp-server.py on 127.0.0.1:8554 (server RTP/RTCP
+# UDP ports 42000-42011); RTSP_PID is set.
+start_rtsp_server() {
+    spawn "$GI_PYTHON" tools/rtsp-server.py --port 8554 --udp-ports 42000-42011 --seconds 100 \
+        --ready "$WORK/$1.rtsp.ready" 2>"$WORK/$1.rtsp.log"
+    RTSP_PID=$LAST_PID
+    wait_for_text "$WORK/$1.rtsp.ready" ready
+    wait_port 127.0.0.1 8554
+}
+
+# (j) rtsp-play-udp.pcapng: ffmpeg plays rtsp://127.0.0.1:8554/test (H.264 pt 96
+#     + Opus pt 97) with RTP/RTCP over UDP (client ports 41000-41010, server
+#     ports 42000-42011): OPTIONS, DESCRIBE, SETUP x2, PLAY, 3 s media, TEARDOWN.
+make_rtsp_udp() {
+    log "rtsp-play-udp.pcapng"
+    start_rtsp_server rtsp-udp
+    local out="$WORK/rtsp-play-udp.pcapng"
+    capture_start rtsp-udp timeout 60 dumpcap -i lo -B 64 -f "tcp port 8554 or udp portrange 41000-42011" \
+        -a duration:40 -w "$out"
+    "${FF[@]}" -rtsp_transport udp -min_port 41000 -max_port 41010 -i "$RTSP_URL/test" -t 3 -f null -
+    capture_stop
+    stop "$RTSP_PID"
+    python3 tools/pcapng-scrub.py "$out"
+    cp "$out" rtsp-play-udp.pcapng
+}
+
+# (k) rtsp-play-tcp-interleaved.pcapng: the same server played twice over
+#     RTSP/TCP with $-interleaved RTP/RTCP: first ffmpeg (-rtsp_transport tcp,
+#     3 s), then GStreamer's rtspsrc (protocols=tcp, stopped with SIGINT after
+#     ~3 s; -e turns that into EOS so rtspsrc sends TEARDOWN).
+make_rtsp_tcp() {
+    log "rtsp-play-tcp-interleaved.pcapng"
+    start_rtsp_server rtsp-tcp
+    local out="$WORK/rtsp-play-tcp-interleaved.pcapng"
+    capture_start rtsp-tcp timeout 60 dumpcap -i lo -B 64 -f "tcp port 8554" -a duration:40 -w "$out"
+    "${FF[@]}" -rtsp_transport tcp -i "$RTSP_URL/test" -t 3 -f null -
+    sleep 0.3
+    local rc=0
+    timeout -k 5 -s INT 3.5 gst-launch-1.0 -e -q rtspsrc location="$RTSP_URL/test" protocols=tcp name=src \
+        src. ! queue ! fakesink src. ! queue ! fakesink >"$WORK/rtsp-tcp.gst.log" 2>&1 || rc=$?
+    # 124: stopped by the timeout's SIGINT, as intended
+    if [ "$rc" -ne 0 ] && [ "$rc" -ne 124 ]; then
+        echo "gst-launch-1.0 rtspsrc failed ($rc):" >&2
+        cat "$WORK/rtsp-tcp.gst.log" >&2
+        return 1
+    fi
+    capture_stop
+    stop "$RTSP_PID"
+    python3 tools/pcapng-scrub.py "$out"
+    cp "$out" rtsp-play-tcp-interleaved.pcapng
+}
+
+# (l) rtsp-record.pcapng: ffmpeg pushes 3 s (H.264 160x120@10 + G.711 A-law
+#     20 ms frames) with ANNOUNCE/SETUP/RECORD over RTSP/TCP (interleaved) to
+#     rtsp://127.0.0.1:8554/rec, a RECORD-mode gst-rtsp-server mount.
+make_rtsp_record() {
+    log "rtsp-record.pcapng"
+    start_rtsp_server rtsp-rec
+    local out="$WORK/rtsp-record.pcapng"
+    capture_start rtsp-rec timeout 60 dumpcap -i lo -B 64 -f "tcp port 8554" -a duration:40 -w "$out"
+    "${FF[@]}" -re -f lavfi -i "testsrc=size=160x120:rate=10" \
+        -re -f lavfi -i "sine=frequency=440:sample_rate=8000:samples_per_frame=160" -t 3 \
+        -c:v libx264 -preset ultrafast -tune zerolatency -g 10 -b:v 100k -pix_fmt yuv420p \
+        -c:a pcm_alaw -ar 8000 -ac 1 -f rtsp -rtsp_transport tcp "$RTSP_URL/rec"
+    capture_stop
+    stop "$RTSP_PID"
+    python3 tools/pcapng-scrub.py "$out"
+    cp "$out" rtsp-record.pcapng
+}
+
+# (m) rtp-loss-jitter.pcap: ffmpeg -re sends 5 s of PCMU (8 kHz, 20 ms = 160
+#     samples per packet, SSRC 0x5353c0de, first seq 65400 so the sequence
+#     number wraps) to 127.0.0.1:40000 (RTCP 40001); tools/rtp-relay.py forwards
+#     from 40200/40201 to socat sinks on 40100/40101, dropping, delaying and
+#     duplicating the RTP sequence numbers below.  Both legs are captured; what
+#     the relay did is written to rtp-loss-jitter.relay.json.
+RELAY_DROP=65410,65535,0,50,51,52
+RELAY_DELAY=65450=60,5=30,80=100
+RELAY_DUP=100
+make_rtp_loss() {
+    log "rtp-loss-jitter.pcap + rtp-loss-jitter.relay.json"
+    local out="$WORK/rtp-loss-jitter.pcap" rlog="$WORK/rtp-loss-jitter.relay.json"
+    spawn socat -u UDP4-RECV:40100,bind=127.0.0.1 /dev/null
+    spawn socat -u UDP4-RECV:40101,bind=127.0.0.1 /dev/null
+    capture_start rtploss timeout 60 tcpdump -Z root -U --immediate-mode -B 65536 -n -i lo \
+        -w "$out" 'udp portrange 40000-40201'
+    spawn python3 tools/rtp-relay.py --listen 40000 --to 40100 --src 40200 \
+        --drop "$RELAY_DROP" --delay "$RELAY_DELAY" --dup "$RELAY_DUP" \
+        --seconds 40 --idle 1.5 --log "$rlog" --ready "$WORK/relay.ready"
+    local relay=$LAST_PID
+    wait_for_text "$WORK/relay.ready" ready
+    "${FF[@]}" -re -f lavfi -i "sine=frequency=440:sample_rate=8000:samples_per_frame=160" -t 5 \
+        -c:a pcm_mulaw -ar 8000 -ac 1 -f rtp -ssrc 0x5353c0de -seq 65400 -payload_type 0 \
+        -rtpflags send_bye "rtp://127.0.0.1:40000?pkt_size=172&localrtpport=40010&localrtcpport=40011" >/dev/null
+    # the relay exits by itself 1.5 s after the last packet, after writing its log
+    wait "$relay" || { echo "rtp-relay.py failed" >&2; return 1; }
+    forget "$relay"
+    capture_stop
+    stop_bg
+    cp "$out" rtp-loss-jitter.pcap
+    cp "$rlog" rtp-loss-jitter.relay.json
+}
+
+# (n) sip-call.pcap: a SIP call between two SIPp instances on loopback
+#     (tools/sip-uas.xml on 127.0.0.1:5070, tools/sip-uac.xml on :5060):
+#     INVITE/100/180/200/ACK, ~3 s of G.711 A-law RTP each way (SIPp
+#     rtp_stream, media ports 31000 and 32000), BYE/200.
+make_sip() {
+    log "sip-call.pcap"
+    local sdir="$WORK/sip" out="$WORK/sip-call.pcap"
+    mkdir -p "$sdir"
+    cp tools/sip-uac.xml tools/sip-uas.xml "$sdir/"
+    "${FF[@]}" -f lavfi -i "sine=frequency=440:sample_rate=8000" -t 3 -f alaw -ar 8000 -ac 1 "$sdir/uac.alaw"
+    "${FF[@]}" -f lavfi -i "sine=frequency=660:sample_rate=8000" -t 3 -f alaw -ar 8000 -ac 1 "$sdir/uas.alaw"
+    capture_start sip timeout 60 tcpdump -Z root -U --immediate-mode -B 65536 -n -i lo -w "$out" \
+        'udp port 5060 or udp port 5070 or udp portrange 31000-31003 or udp portrange 32000-32003'
+    (cd "$sdir" && exec timeout 30 sipp -sf sip-uas.xml -i 127.0.0.1 -p 5070 -mi 127.0.0.1 -mp 31000 \
+        -m 1 -nostdin -trace_err >uas.out 2>&1) &
+    local uas=$!
+    PIDS+=("$uas")
+    sleep 0.5
+    (cd "$sdir" && timeout 30 sipp -sf sip-uac.xml -i 127.0.0.1 -p 5060 -mi 127.0.0.1 -mp 32000 \
+        -m 1 -nostdin -trace_err -s streamscope 127.0.0.1:5070 >uac.out 2>&1) ||
+        { echo "sipp UAC failed" >&2; tail -20 "$sdir/uac.out" >&2; return 1; }
+    wait "$uas" || { echo "sipp UAS failed" >&2; tail -20 "$sdir/uas.out" >&2; return 1; }
+    forget "$uas"
+    capture_stop
+    cp "$out" sip-call.pcap
+}
+
+# ---------------------------------------------------------------------------
 check_all() {
     local f n
     for f in rtmp-publish-play.pcapng rtmp-port19350-chunk8192.pcap hls-http-sll2.pcap \
              rtp-udp-random-port.pcap udp-ip-fragments.pcap vlan-qinq.pcap \
              mixed-interfaces.pcapng tcp-midstream.pcap rtmps-publish-keylog.pcapng \
-             rtmps12-publish-keylog.pcapng; do
+             rtmps12-publish-keylog.pcapng rtsp-play-udp.pcapng rtsp-play-tcp-interleaved.pcapng \
+             rtsp-record.pcapng rtp-loss-jitter.pcap sip-call.pcap; do
         [ -f "$f" ] || continue
         log "check $f"
         timeout 60 capinfos -t -E -T -c -s "$f" | sed 's/^/   /' >&2 || true
@@ -517,6 +657,51 @@ check_all() {
             [ "$n" -gt 0 ] || { echo "no HTTP in $f" >&2; return 1; }
             timeout 60 capinfos -E "$f" | grep 'Linux cooked-mode capture v2' >/dev/null ||
                 { echo "$f is not LINUX_SLL2" >&2; return 1; } ;;
+        rtsp-*)
+            # every RTSP method the capture is about, and RTP (UDP or $-interleaved)
+            local want m
+            case $f in
+            rtsp-play-udp*) want="OPTIONS DESCRIBE SETUP PLAY TEARDOWN" ;;
+            rtsp-play-tcp*) want="OPTIONS DESCRIBE SETUP PLAY TEARDOWN" ;;
+            rtsp-record*) want="OPTIONS ANNOUNCE SETUP RECORD TEARDOWN" ;;
+            esac
+            for m in $want; do
+                n=$(timeout 60 tshark -r "$f" -Y "rtsp.method == \"$m\"" | wc -l)
+                [ "$n" -gt 0 ] || { echo "$f: no RTSP $m" >&2; return 1; }
+            done
+            case $f in
+            rtsp-play-udp*) n=$(timeout 60 tshark -r "$f" -Y 'udp && rtp' | wc -l) ;;
+            *) n=$(timeout 60 tshark -r "$f" -Y 'rtsp.channel && rtp' | wc -l) ;;
+            esac
+            [ "$n" -gt 20 ] || { echo "$f: only $n frames with RTP" >&2; return 1; }
+            if [ "$f" = rtsp-play-tcp-interleaved.pcapng ]; then
+                n=$(timeout 60 tshark -r "$f" -Y 'rtsp.method == "PLAY"' -T fields -e tcp.stream | sort -u | wc -l)
+                [ "$n" -eq 2 ] || { echo "$f: expected 2 playing connections, got $n" >&2; return 1; }
+            fi ;;
+        rtp-loss-jitter.pcap)
+            # both legs carry RTP; the relay did exactly what it was asked to
+            n=$(timeout 60 tshark -r "$f" -d udp.port==40000,rtp -d udp.port==40100,rtp -Y rtp \
+                -T fields -e udp.dstport | sort | uniq -c | awk '{ printf "%s:%s ", $2, $1 }')
+            [ "$n" = "40000:250 40100:245 " ] || { echo "$f: unexpected RTP counts per leg: $n" >&2; return 1; }
+            python3 - "${f%.pcap}.relay.json" "$RELAY_DROP" "$RELAY_DUP" <<'PY' || return 1
+import json, sys
+log = json.load(open(sys.argv[1]))
+drop = [int(x) for x in sys.argv[2].split(",")]
+dup = [int(x) for x in sys.argv[3].split(",")]
+bad = [k for k, v in log["not_seen"].items() if v]
+if sorted(log["dropped_seqs"]) != sorted(drop) or log["duplicated_seqs"] != dup or bad:
+    sys.exit("relay log does not match the requested impairments: %s" % log)
+PY
+            ;;
+        sip-*)
+            for m in INVITE ACK BYE; do
+                n=$(timeout 60 tshark -r "$f" -Y "sip.Method == \"$m\" && sip.Request-Line" | wc -l)
+                [ "$n" -eq 1 ] || { echo "$f: expected 1 SIP $m, got $n" >&2; return 1; }
+            done
+            n=$(timeout 60 tshark -r "$f" -Y 'sip.Status-Code' -T fields -e sip.Status-Code | tr '\n' ' ')
+            [ "$n" = "100 180 200 200 " ] || { echo "$f: unexpected SIP responses: $n" >&2; return 1; }
+            n=$(timeout 60 tshark -r "$f" -Y rtp -T fields -e udp.dstport | sort -u | wc -l)
+            [ "$n" -eq 2 ] || { echo "$f: expected RTP in both directions" >&2; return 1; } ;;
         rtp-*)
             n=$(timeout 60 tshark -r "$f" -d udp.port==41234,rtp -d udp.port==42346,rtp -Y rtp | wc -l)
             [ "$n" -gt 0 ] || { echo "no RTP in $f" >&2; return 1; } ;;
@@ -548,7 +733,7 @@ check_all() {
     fi
 }
 
-ALL=(rtmp rtmp19350 hls rtp frag vlan mixed midstream rtmps rtmps12)
+ALL=(rtmp rtmp19350 hls rtp frag vlan mixed midstream rtmps rtmps12 rtsp rtsptcp rtsprec rtploss sip)
 if [ $# -eq 0 ]; then set -- "${ALL[@]}"; fi
 for what in "$@"; do
     case $what in
@@ -562,6 +747,11 @@ for what in "$@"; do
     midstream) make_midstream ;;
     rtmps) make_rtmps rtmps-publish-keylog 'ssl_protocols TLSv1.2 TLSv1.3;' ;;
     rtmps12) make_rtmps rtmps12-publish-keylog 'ssl_protocols TLSv1.2; ssl_ciphers ECDHE-RSA-AES128-GCM-SHA256;' ;;
+    rtsp) make_rtsp_udp ;;
+    rtsptcp) make_rtsp_tcp ;;
+    rtsprec) make_rtsp_record ;;
+    rtploss) make_rtp_loss ;;
+    sip) make_sip ;;
     *) echo "unknown sample '$what' (known: ${ALL[*]})" >&2; exit 2 ;;
     esac
 done
@@ -574,4 +764,5 @@ chmod 0644 ./*.pcap ./*.pcapng ./*.keys
 timeout 600 python3 tshark-fixture.py ./*.pcap ./*.pcapng
 timeout 600 python3 rtmp-fixture.py ./rtmp-*.pcap ./rtmp-*.pcapng
 timeout 600 python3 tls-fixture.py ./rtmps*.pcapng
+timeout 600 python3 rtp-fixture.py ./rtsp-*.pcapng ./rtp-loss-jitter.pcap ./rtp-udp-random-port.pcap ./sip-call.pcap
 ls -l ./*.pcap ./*.pcapng ./*.keys fixtures >&2

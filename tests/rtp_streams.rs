@@ -16,6 +16,8 @@ use std::path::Path;
 
 struct TsharkStream {
     ssrc: String,
+    src_port: String,
+    dst_port: String,
     packets: u64,
     lost: i64,
     max_delta: f64,
@@ -30,6 +32,8 @@ fn parse(text: &str) -> Vec<TsharkStream> {
             let ssrc = t.get(6)?.strip_prefix("0x")?;
             Some(TsharkStream {
                 ssrc: format!("0x{}", ssrc.to_lowercase()),
+                src_port: t.get(3)?.to_string(),
+                dst_port: t.get(5)?.to_string(),
                 packets: t.get(8)?.parse().ok()?,
                 lost: t.get(9)?.parse().ok()?,
                 max_delta: t.get(13)?.parse().ok()?,
@@ -51,7 +55,14 @@ fn check(capture: &Path, fixture: &Path) -> Vec<String> {
     let ours = rep["rtp"].as_array().cloned().unwrap_or_default();
     let mut d = Vec::new();
     for t in &theirs {
-        let Some(o) = ours.iter().find(|o| o["ssrc"] == t.ssrc.as_str()) else {
+        let ports_match = |o: &&Value| {
+            let f = &rep["flows"][o["flow"].as_u64().unwrap_or(0) as usize];
+            let port = |k: &str| f[k].as_str().unwrap_or("").rsplit(':').next().unwrap_or("").to_string();
+            let (src, dst) =
+                if o["dir"] == "c2s" { (port("client"), port("server")) } else { (port("server"), port("client")) };
+            src == t.src_port && dst == t.dst_port
+        };
+        let Some(o) = ours.iter().find(|o| o["ssrc"] == t.ssrc.as_str() && ports_match(o)) else {
             d.push(format!("stream {} not found", t.ssrc));
             continue;
         };
@@ -67,7 +78,12 @@ fn check(capture: &Path, fixture: &Path) -> Vec<String> {
             d.push(format!("{}: negative loss", t.ssrc));
         }
         let video_markers = o["frames"].as_u64().unwrap_or(0) > 0 && o["clock_rate"] == 90000;
-        if video_markers {
+        if t.packets == 1 {
+            // One packet has no delta: tshark prints 0, streamscope null.
+            if !o["max_delta_ms"].is_null() {
+                d.push(format!("{}: a delta for a single packet", t.ssrc));
+            }
+        } else if video_markers {
             if n("max_delta_ms") + 0.0015 < t.max_delta {
                 d.push(format!("{}: max delta ours {} below tshark {}", t.ssrc, o["max_delta_ms"], t.max_delta));
             }
@@ -91,8 +107,26 @@ fn check(capture: &Path, fixture: &Path) -> Vec<String> {
 #[test]
 fn sample_rtp_streams_equal_tshark() {
     let s = root().join("samples");
-    let d = check(&s.join("rtp-udp-random-port.pcap"), &s.join("fixtures/rtp-udp-random-port.pcap.rtp-streams.txt"));
-    assert!(d.is_empty(), "{}", d.join("\n"));
+    // The tshark `rtp,streams` text recorded by samples/rtp-fixture.py (with its decode-as).
+    let mut n = 0;
+    for e in std::fs::read_dir(s.join("fixtures")).unwrap().flatten() {
+        let name = e.file_name().to_string_lossy().to_string();
+        let Some(cap) = name.strip_suffix(".rtp.json") else { continue };
+        let fx: Value = serde_json::from_str(&std::fs::read_to_string(e.path()).unwrap()).unwrap();
+        let text = fx["rtp_streams"]["tshark_rtp_streams_text"].as_str().unwrap_or("");
+        if cap == "rtsp-record.pcapng" {
+            // tshark misattributes `$` frames sharing a segment here (see the fixture's notes):
+            // rtp_fixtures.rs checks this capture against per-packet fields instead.
+            continue;
+        }
+        let tmp = std::env::temp_dir().join(format!("streamscope-rtp-streams-{}-{cap}.txt", std::process::id()));
+        std::fs::write(&tmp, text).unwrap();
+        let d = check(&s.join(cap), &tmp);
+        let _ = std::fs::remove_file(&tmp);
+        assert!(d.is_empty(), "{cap}: {}", d.join("\n"));
+        n += 1;
+    }
+    assert!(n >= 5);
 }
 
 #[test]

@@ -99,10 +99,8 @@ pub struct Ctx<'a> {
 pub struct MediaBinding {
     /// `rtp` or `rtcp`.
     pub protocol: &'static str,
-    /// Encoding name from SDP, when known.
-    pub encoding: Option<String>,
-    /// Clock rate from SDP, when known.
-    pub clock_rate: Option<u32>,
+    /// Payload types the SDP lists for this media: (payload type, encoding, clock rate).
+    pub codecs: Vec<(u8, String, u32)>,
     /// The signalling protocol that said so.
     pub by: &'static str,
     /// The signalling flow.

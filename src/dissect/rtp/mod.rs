@@ -205,8 +205,13 @@ impl RtpDissector {
             None if self.streams.len() < MAX_STREAMS => {
                 // The clock rate: signalling's (SDP rtpmap) first, then the static table.
                 let signalled = ctx.signalled.for_flow(ctx.client, ctx.server);
+                // Only for a payload type the SDP lists (ffmpeg's hole-punching packets use PT 0).
                 let hinted = self.hints.iter().find(|(p, _, _)| *p == h.pt).map(|(_, e, r)| (Some(e.clone()), *r));
-                let from_sdp = hinted.or_else(|| signalled.and_then(|b| b.clock_rate.map(|r| (b.encoding.clone(), r))));
+                let from_sdp = hinted.or_else(|| {
+                    signalled
+                        .and_then(|b| b.codecs.iter().find(|(p, _, _)| *p == h.pt))
+                        .map(|(_, e, r)| (Some(e.clone()), *r))
+                });
                 let (encoding, rate) = match from_sdp {
                     Some((e, r)) => (e, Some(r)),
                     None => (None, stats::static_payload(h.pt).map(|(_, r)| r)),
@@ -337,7 +342,7 @@ impl DatagramDissector for RtpDissector {
                     "out_of_order": s.out_of_order,
                     "first_seq": s.first_seq,
                     "last_seq": s.last_seq(),
-                    "max_delta_ms": json_ms(s.max_delta_ms),
+                    "max_delta_ms": (s.packets > 1).then(|| json_ms(s.max_delta_ms)),
                     "max_jitter_ms": jitter.map(|j| json_ms(j.0)),
                     "mean_jitter_ms": jitter.map(|j| json_ms(j.1)),
                     "frames": s.markers,

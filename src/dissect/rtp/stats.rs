@@ -256,7 +256,7 @@ impl StreamStats {
             None => return None,
         };
         if j.n == 0 {
-            return Some((0.0, 0.0, 0.0));
+            return None;
         }
         let to_ms = 1000.0 / f64::from(rate);
         Some((j.max * to_ms, j.sum / j.n as f64 * to_ms, j.j * to_ms))

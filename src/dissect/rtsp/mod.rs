@@ -190,11 +190,13 @@ impl RtspDissector {
     fn bind(&mut self, ctx: &mut Ctx<'_>, t: Option<&transport::Transport>) {
         let Some(t) = t else { return };
         let media = self.setup_media.take();
-        let codec = media.as_ref().and_then(|m| m.payload_types.first().and_then(|pt| m.codec(*pt)));
+        let codecs: Vec<(u8, String, u32)> = media
+            .as_ref()
+            .map(|m| m.payload_types.iter().filter_map(|pt| m.codec(*pt).map(|(e, r)| (*pt, e, r))).collect())
+            .unwrap_or_default();
         let binding = |protocol: &'static str| MediaBinding {
             protocol,
-            encoding: codec.as_ref().map(|c| c.0.clone()),
-            clock_rate: codec.as_ref().map(|c| c.1),
+            codecs: codecs.clone(),
             by: "rtsp",
             flow: ctx.flow,
             session: None,

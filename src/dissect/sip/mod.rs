@@ -112,11 +112,11 @@ impl SipDissector {
         if m.header("Content-Type").or_else(|| m.header("c")).is_some_and(|c| c.to_ascii_lowercase().contains("sdp")) {
             // RFC 3264: both offer and answer announce where each side receives media.
             for md in sdp::parse(m.body).media {
-                let codec = md.payload_types.first().and_then(|pt| md.codec(*pt));
+                let codecs: Vec<(u8, String, u32)> =
+                    md.payload_types.iter().filter_map(|pt| md.codec(*pt).map(|(e, r)| (*pt, e, r))).collect();
                 let b = |protocol: &'static str| MediaBinding {
                     protocol,
-                    encoding: codec.as_ref().map(|c| c.0.clone()),
-                    clock_rate: codec.as_ref().map(|c| c.1),
+                    codecs: codecs.clone(),
                     by: "sip",
                     flow: ctx.flow,
                     session: Some(call_id.clone()),

@@ -307,7 +307,10 @@ impl AppLayer {
                 }
             }
             State::Datagram(_) => {
-                if let Some(s) = self.signalled.flow_session.get(&flow) {
+                // The first media: an RTP packet with a payload (ffmpeg's NAT hole-punching
+                // packets are bare headers).
+                let media = data.len() > 12 && !crate::dissect::rtp::is_rtcp(data);
+                if let (true, Some(s)) = (media, self.signalled.flow_session.get(&flow)) {
                     if !self.signalled.first_media.contains_key(s) {
                         self.signalled.first_media.insert(s.clone(), ts);
                     }

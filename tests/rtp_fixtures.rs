@@ -190,3 +190,43 @@ fn sip_call_setup_equals_frame_times() {
     // The media flows were pinned by the SDP, not guessed.
     assert!(rep["flows"].as_array().unwrap().iter().any(|f| f["detected_by"] == "signalling"));
 }
+
+#[test]
+fn play_to_first_rtp_equals_frame_times() {
+    let mut n = 0;
+    for (cap, fx) in fixtures() {
+        let plays: Vec<&Value> = fx["rtsp"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|r| r["method"] == "PLAY" || r["method"] == "RECORD")
+            .collect();
+        if plays.is_empty() {
+            continue;
+        }
+        let rep = report(&root().join("samples").join(&cap));
+        for p in plays {
+            let at = tshark_micros(p["frame_ts"].as_str().unwrap());
+            // The first RTP packet (of any stream of the capture) after the PLAY/RECORD request.
+            let first = fx["rtp_packets"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|r| tshark_micros(r["frame_ts"].as_str().unwrap()))
+                .filter(|t| *t >= at)
+                .min()
+                .unwrap();
+            let ours = rep["rtsp"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|r| r["method"] == p["method"] && r["cseq"] == p["cseq"] && common::report_micros(&r["ts"]) == at)
+                .unwrap_or_else(|| panic!("{cap}: {} not found", p["method"]));
+            let got = ours["first_rtp_ms"].as_f64().unwrap_or(f64::NAN);
+            let want = (first - at) as f64 / 1000.0;
+            assert!((got - want).abs() <= 0.0015, "{cap} {}: first RTP {got} ms, frames say {want}", p["method"]);
+            n += 1;
+        }
+    }
+    assert!(n >= 4, "{n}");
+}

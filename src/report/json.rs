@@ -49,6 +49,55 @@ pub fn build(engine: &Engine, source: &SourceSummary) -> Value {
     for (section, entries) in &engine.app.sections {
         let mut v = entries.clone();
         v.sort_by_key(|e| e.get("flow").and_then(Value::as_u64).unwrap_or(u64::MAX));
+        if *section == "rtsp" {
+            // PLAY/RECORD → first RTP on the UDP ports its SETUP announced.
+            let sig = &engine.app.signalled;
+            for e in &mut v {
+                let method = e.get("method").and_then(Value::as_str).unwrap_or("");
+                if !matches!(method, "PLAY" | "RECORD") || !e.get("first_rtp_ms").is_some_and(Value::is_null) {
+                    continue;
+                }
+                let Some(session) = e.get("session").and_then(Value::as_str).map(|s| format!("rtsp:{s}")) else {
+                    continue;
+                };
+                let (Some(first), Some(at)) = (sig.first_media.get(&session), e.get("ts").and_then(micros_of)) else {
+                    continue;
+                };
+                if let Some(o) = e.as_object_mut() {
+                    o.insert("first_rtp_ms".into(), json_ms((first.micros() - at) as f64 / 1000.0));
+                }
+            }
+        }
+        if *section == "rtcp" {
+            // Each receiver report next to what the capture point observed for that SSRC.
+            let streams = engine.app.sections.get("rtp");
+            for e in &mut v {
+                let Some(blocks) = e.get_mut("report_blocks").and_then(Value::as_array_mut) else { continue };
+                for b in blocks {
+                    let ssrc = b.get("ssrc").cloned();
+                    let seen = streams.and_then(|r| r.iter().find(|s| s.get("ssrc") == ssrc.as_ref()));
+                    let rate = seen.and_then(|s| s.get("clock_rate")).and_then(Value::as_f64);
+                    let jitter = b.get("jitter").and_then(Value::as_f64);
+                    if let Some(o) = b.as_object_mut() {
+                        o.insert(
+                            "jitter_ms".into(),
+                            match (jitter, rate) {
+                                (Some(j), Some(r)) if r > 0.0 => json_ms(j * 1000.0 / r),
+                                _ => Value::Null,
+                            },
+                        );
+                        o.insert(
+                            "observed_lost".into(),
+                            seen.and_then(|s| s.get("lost").cloned()).unwrap_or(Value::Null),
+                        );
+                        o.insert(
+                            "observed_max_jitter_ms".into(),
+                            seen.and_then(|s| s.get("max_jitter_ms").cloned()).unwrap_or(Value::Null),
+                        );
+                    }
+                }
+            }
+        }
         if *section == "sip" {
             // The call's media: first RTP after the INVITE, and the SSRCs its SDP bound.
             let sig = &engine.app.signalled;

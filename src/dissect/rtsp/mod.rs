@@ -109,6 +109,8 @@ pub struct RtspDissector {
     lost: PerDir<bool>,
     resyncs: u64,
     skipped: u64,
+    /// Capture time of the first interleaved RTP packet.
+    first_interleaved_rtp: Option<Timestamp>,
 }
 
 impl RtspDissector {
@@ -153,7 +155,7 @@ impl RtspDissector {
                         ev = ev.with("method", FieldValue::Str(method.clone()));
                         if method == "SETUP" {
                             let t = m.header("Transport").map(transport::parse);
-                            self.bind(ctx, t.as_ref());
+                            self.bind(ctx, t.as_ref(), session.clone());
                         }
                     }
                 }
@@ -187,7 +189,7 @@ impl RtspDissector {
     }
 
     /// A SETUP reply: announce the media ports, remember interleaved channels.
-    fn bind(&mut self, ctx: &mut Ctx<'_>, t: Option<&transport::Transport>) {
+    fn bind(&mut self, ctx: &mut Ctx<'_>, t: Option<&transport::Transport>, session: Option<String>) {
         let Some(t) = t else { return };
         let media = self.setup_media.take();
         let codecs: Vec<(u8, String, u32)> = media
@@ -199,7 +201,7 @@ impl RtspDissector {
             codecs: codecs.clone(),
             by: "rtsp",
             flow: ctx.flow,
-            session: None,
+            session: session.as_ref().map(|s| format!("rtsp:{s}")),
         };
         let (rtp, rtcp) = (binding("rtp"), binding("rtcp"));
         for ports in [t.client_port, t.server_port].into_iter().flatten() {
@@ -244,6 +246,9 @@ impl StreamDissector for RtspDissector {
                 };
                 self.interleaved_frames += 1;
                 if !payload.is_empty() {
+                    if channel % 2 == 0 && self.first_interleaved_rtp.is_none() && !super::rtp::is_rtcp(payload) {
+                        self.first_interleaved_rtp = Some(ts);
+                    }
                     self.interleaved.on_channel(ctx, dir, channel, payload, ts);
                 }
                 pos += 4 + len;
@@ -280,6 +285,12 @@ impl StreamDissector for RtspDissector {
                     "flow": flow, "ts": json_ts(r.ts), "method": r.method, "url": r.url, "cseq": r.cseq,
                     "session": r.session, "status": r.status, "latency_ms": r.latency_ms.map(json_ms),
                     "transport": r.transport,
+                    // SETUP → PLAY → first RTP: for PLAY/RECORD, the first interleaved RTP after
+                    // it (UDP media is filled in by the report from the media flows).
+                    "first_rtp_ms": match (r.method.as_str(), self.first_interleaved_rtp) {
+                        ("PLAY" | "RECORD", Some(t)) if t >= r.ts => json_ms(t.ms_since(r.ts)),
+                        _ => Value::Null,
+                    },
                 })
             })
             .collect()

@@ -3,9 +3,9 @@
 //! `fuzz/src/lib.rs` are included here as a module, so the replay is exactly what the fuzzer
 //! ran, invariants included. Each input must run without a panic.
 //!
-//! Inputs that still crash are listed in [`OPEN`]: the main test skips them (a crash inside
-//! etherparse aborts the process and cannot be caught) and the ignored test replays them; take
-//! a name off the list once its bug is fixed.
+//! Inputs that still crash can be listed in [`OPEN`]: the test skips them (a crash inside a
+//! dependency may abort the process and cannot be caught); take a name off the list once its
+//! bug is fixed.
 
 #[path = "../fuzz/src/lib.rs"]
 mod harness;

@@ -527,11 +527,13 @@ impl ChunkReader {
             let mut left = len;
             let mut checked = 0;
             let mut ok = true;
+            let mut walked = false;
             loop {
                 let take = left.min(cs);
                 pos += take;
                 left -= take;
                 if left == 0 {
+                    walked = true;
                     break;
                 }
                 match d.get(pos) {
@@ -549,11 +551,17 @@ impl ChunkReader {
             if !ok {
                 continue;
             }
+            // Decide only on bytes seen: the same verdict whether the data came at once or
+            // in pieces (a longer wait is cut short only past the window).
+            let window_full = d.len() - i >= 256 * 1024;
+            if !walked && !window_full {
+                needs_more = true;
+                break;
+            }
             if checked > 0 {
                 return Candidate::Confirmed(cs);
             }
             if len > cs {
-                needs_more = true;
                 continue;
             }
             // One chunk: the next byte must start another header on a plausible stream.
@@ -562,7 +570,11 @@ impl ChunkReader {
                     plausible.get_or_insert(cs);
                 }
                 Some(_) => {}
-                None => needs_more = true,
+                None if window_full => {}
+                None => {
+                    needs_more = true;
+                    break;
+                }
             }
         }
         match (plausible, needs_more) {

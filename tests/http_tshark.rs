@@ -1,0 +1,104 @@
+//! HTTP exchanges equal tshark's: every request (method, URI, time of its first byte) and
+//! every response (status, Content-Type, Content-Length, time of the frame completing it);
+//! HLS playlists parsed from the fetched bodies list the segments the player then fetched.
+
+mod common;
+
+use common::{report, report_micros, root, shared_captures, tshark_micros};
+use serde_json::Value;
+use std::path::Path;
+
+fn compare(capture: &Path, fixture: &Path) -> Vec<String> {
+    let fx: Value = serde_json::from_str(&std::fs::read_to_string(fixture).unwrap()).unwrap();
+    let rep = report(capture);
+    let ours = rep["http"].as_array().cloned().unwrap_or_default();
+    let mut d = Vec::new();
+    let msgs = fx["messages"].as_array().unwrap();
+    let requests: Vec<&Value> = msgs.iter().filter(|m| m["kind"] == "request").collect();
+    let responses: Vec<&Value> = msgs.iter().filter(|m| m["kind"] == "response").collect();
+    let with_request = ours.iter().filter(|x| x["method"].as_str().is_some_and(|m| !m.is_empty())).count();
+    if with_request != requests.len() {
+        d.push(format!("{with_request} requests, tshark {}", requests.len()));
+    }
+    let answered = ours.iter().filter(|x| x["response_end_ts"].is_number()).count();
+    if answered != responses.len() {
+        d.push(format!("{answered} complete responses, tshark {}", responses.len()));
+    }
+    for r in &requests {
+        let at = tshark_micros(r["frame_ts"].as_str().unwrap());
+        if !ours.iter().any(|x| x["method"] == r["method"] && x["uri"] == r["uri"] && report_micros(&x["ts"]) == at) {
+            d.push(format!("request {} {} at {} not found", r["method"], r["uri"], r["frame_ts"]));
+        }
+    }
+    for r in &responses {
+        let at = tshark_micros(r["frame_ts"].as_str().unwrap());
+        let found =
+            ours.iter().find(|x| x["response_end_ts"].is_number() && report_micros(&x["response_end_ts"]) == at);
+        match found {
+            Some(x) => {
+                for (k, t) in
+                    [("status", "status"), ("content_type", "content_type"), ("content_length", "content_length")]
+                {
+                    if x[k] != r[t] {
+                        d.push(format!("response at {}: {k} ours {} tshark {}", r["frame_ts"], x[k], r[t]));
+                    }
+                }
+            }
+            None => d.push(format!("response {} at {} not found", r["status"], r["frame_ts"])),
+        }
+    }
+    d
+}
+
+fn check(captures: &Path, fixtures: &Path) -> usize {
+    let mut n = 0;
+    let mut all = Vec::new();
+    for e in std::fs::read_dir(fixtures).unwrap().flatten() {
+        let name = e.file_name().to_string_lossy().to_string();
+        let Some(cap) = name.strip_suffix(".http.json") else { continue };
+        let capture = captures.join(cap);
+        if !capture.exists() {
+            continue;
+        }
+        n += 1;
+        all.extend(compare(&capture, &e.path()).into_iter().map(|x| format!("{cap}: {x}")));
+    }
+    assert!(all.is_empty(), "{} differences from tshark:\n{}", all.len(), all.join("\n"));
+    n
+}
+
+#[test]
+fn sample_http_equals_tshark() {
+    let s = root().join("samples");
+    assert!(check(&s, &s.join("fixtures")) >= 4);
+}
+
+#[test]
+fn shared_http_equals_tshark() {
+    let Some(shared) = shared_captures() else {
+        eprintln!("skipped: ../shared/captures is not present");
+        return;
+    };
+    assert!(check(&shared.join("http-streaming"), &root().join("tests/fixtures/shared/http-streaming")) >= 3);
+}
+
+#[test]
+fn hls_playlist_lists_the_segments_fetched() {
+    let rep = report(&root().join("samples/hls-http-sll2.pcap"));
+    let hls = rep["hls"].as_array().unwrap();
+    assert!(!hls.is_empty());
+    let listed: Vec<&str> = hls[0]["segments"].as_array().unwrap().iter().map(|s| s["uri"].as_str().unwrap()).collect();
+    assert_eq!(listed, ["x0.ts", "x1.ts", "x2.ts"]);
+    assert_eq!(hls[0]["live"], false, "a VOD playlist (ENDLIST)");
+    let fetched: Vec<&str> = rep["http"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|x| x["kind"] == "segment")
+        .map(|x| x["uri"].as_str().unwrap().trim_start_matches('/'))
+        .collect();
+    for s in &listed {
+        assert!(fetched.contains(s), "{s} listed but not fetched");
+    }
+    assert!(rep["http"].as_array().unwrap().iter().filter(|x| x["kind"] == "playlist").count() >= 3);
+}

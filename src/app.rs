@@ -345,33 +345,7 @@ impl AppLayer {
         p.buf[dir].extend_from_slice(data.get(..take).unwrap_or(&[]));
         p.log.push((dir, ts, start, start + take));
         let overflow = take < data.len();
-        let mut need_more = false;
-        let mut hit = None;
-        for &s in &order {
-            let Some(spec) = REGISTRY.get(s) else {
-                continue;
-            };
-            let mut verdict = Probe::NoMatch;
-            for d in [Direction::C2S, Direction::S2C] {
-                let (mine, other) = (&p.buf[d], &p.buf[d.flip()]);
-                if mine.is_empty() {
-                    continue;
-                }
-                match (spec.probe)(&ProbeInput { dir: d, data: mine, other, prev: None, udp: false }) {
-                    Probe::Match => verdict = Probe::Match,
-                    Probe::NeedMore if verdict != Probe::Match => verdict = Probe::NeedMore,
-                    _ => {}
-                }
-            }
-            match verdict {
-                Probe::Match => {
-                    hit = Some(s);
-                    break;
-                }
-                Probe::NeedMore => need_more = true,
-                Probe::NoMatch => {}
-            }
-        }
+        let (hit, need_more) = crate::dissect::probe_stream(order.iter().copied(), &p.buf.c2s, &p.buf.s2c);
         let decided = hit.is_some() || !need_more || p.buf.c2s.len() >= PROBE_BYTES || p.buf.s2c.len() >= PROBE_BYTES;
         if !decided {
             return;

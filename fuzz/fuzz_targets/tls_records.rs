@@ -5,41 +5,25 @@
 use libfuzzer_sys::fuzz_target;
 use streamscope::dissect::buffered::Buffered;
 use streamscope::dissect::tls::{self, hello, keylog};
-use streamscope::dissect::{Ctx, Signalled, StreamDissector, StreamStart};
+use streamscope::dissect::StreamStart;
 use streamscope::flow::Direction;
-use streamscope::session::latency::LatencyBook;
 use streamscope::time::Timestamp;
-use streamscope::timeline::Timeline;
 
 fn run(data: &[u8], cuts: &[usize]) -> String {
-    let mut timeline = Timeline::new(0);
-    let mut latency = LatencyBook::default();
-    let mut anomalies = 0;
-    let mut signalled = Signalled::default();
-    let addr = "127.0.0.1:443".parse().unwrap();
-    let mut ctx = Ctx {
-        flow: 0,
-        timeline: &mut timeline,
-        latency: &mut latency,
-        show_secrets: false,
-        anomalies: &mut anomalies,
-        keylog: None,
-        client: addr,
-        server: addr,
-        signalled: &mut signalled,
-    };
-    let mut b = Buffered::new((tls::SPEC.stream.unwrap())(StreamStart::Beginning));
-    let mut last = 0;
-    let mut bounds: Vec<usize> = cuts.iter().map(|c| c % (data.len() + 1)).collect();
-    bounds.sort_unstable();
-    bounds.push(data.len());
-    for x in bounds {
-        if x > last {
-            let _ = b.feed(&mut ctx, Direction::C2S, &data[last..x], Timestamp(0));
-            last = x;
+    streamscope_fuzz::with_ctx(|ctx| {
+        let mut b = Buffered::new((tls::SPEC.stream.unwrap())(StreamStart::Beginning));
+        let mut last = 0;
+        let mut bounds: Vec<usize> = cuts.iter().map(|c| c % (data.len() + 1)).collect();
+        bounds.sort_unstable();
+        bounds.push(data.len());
+        for x in bounds {
+            if x > last {
+                let _ = b.feed(ctx, Direction::C2S, &data[last..x], Timestamp(0));
+                last = x;
+            }
         }
-    }
-    format!("{:?}", b.dissector().report(0, false))
+        format!("{:?}", b.dissector().report(0, false))
+    })
 }
 
 fuzz_target!(|data: &[u8]| {

@@ -380,7 +380,11 @@ pub fn rtmp_chunks(data: &[u8]) {
 }
 
 fn rtmp_run(stream: &[u8], cuts: &[usize], mid: bool) -> Vec<(u8, u32, u32, u32, Vec<u8>)> {
-    let mut r = if mid { streamscope::dissect::rtmp::chunk::ChunkReader::mid_stream() } else { streamscope::dissect::rtmp::chunk::ChunkReader::new() };
+    let mut r = if mid {
+        streamscope::dissect::rtmp::chunk::ChunkReader::mid_stream()
+    } else {
+        streamscope::dissect::rtmp::chunk::ChunkReader::new()
+    };
     let mut got = Vec::new();
     let mut stash: Vec<u8> = Vec::new();
     let mut need = 0usize;
@@ -409,3 +413,23 @@ fn rtmp_run(stream: &[u8], cuts: &[usize], mid: bool) -> Vec<(u8, u32, u32, u32,
     got
 }
 
+/// Runs `f` with a dissector context over throwaway state (timeline, latency book, signalling).
+pub fn with_ctx<R>(f: impl FnOnce(&mut streamscope::dissect::Ctx<'_>) -> R) -> R {
+    let mut timeline = streamscope::timeline::Timeline::new(1000);
+    let mut latency = streamscope::session::latency::LatencyBook::default();
+    let mut anomalies = 0;
+    let mut signalled = streamscope::dissect::Signalled::default();
+    let addr: std::net::SocketAddr = ([127, 0, 0, 1], 5004).into();
+    let mut ctx = streamscope::dissect::Ctx {
+        flow: 0,
+        timeline: &mut timeline,
+        latency: &mut latency,
+        show_secrets: false,
+        anomalies: &mut anomalies,
+        keylog: None,
+        client: addr,
+        server: addr,
+        signalled: &mut signalled,
+    };
+    f(&mut ctx)
+}

@@ -259,6 +259,33 @@ pub static REGISTRY: &[ProtocolSpec] = &[
     rtp::RTP_SPEC,
 ];
 
+/// Runs the probes of `candidates` (registry indexes, in order) on the first bytes of both
+/// directions of a TCP stream: the first that matches, and whether some probe still needs
+/// more bytes.
+pub fn probe_stream(candidates: impl IntoIterator<Item = usize>, c2s: &[u8], s2c: &[u8]) -> (Option<usize>, bool) {
+    let mut need_more = false;
+    for i in candidates {
+        let Some(spec) = REGISTRY.get(i) else { continue };
+        let mut verdict = Probe::NoMatch;
+        for (dir, mine, other) in [(Direction::C2S, c2s, s2c), (Direction::S2C, s2c, c2s)] {
+            if mine.is_empty() {
+                continue;
+            }
+            match (spec.probe)(&ProbeInput { dir, data: mine, other, prev: None, udp: false }) {
+                Probe::Match => verdict = Probe::Match,
+                Probe::NeedMore if verdict != Probe::Match => verdict = Probe::NeedMore,
+                _ => {}
+            }
+        }
+        match verdict {
+            Probe::Match => return (Some(i), need_more),
+            Probe::NeedMore => need_more = true,
+            Probe::NoMatch => {}
+        }
+    }
+    (None, need_more)
+}
+
 /// Looks a protocol up by name.
 pub fn spec_by_name(name: &str) -> Option<(usize, &'static ProtocolSpec)> {
     REGISTRY.iter().enumerate().find(|(_, s)| s.name == name)

@@ -334,32 +334,12 @@ impl TlsDissector {
         side.probe_buf.extend_from_slice(data);
         self.probe_log.push((dir, ts, start, start + data.len()));
         let (c, s) = (&self.sides.c2s.probe_buf, &self.sides.s2c.probe_buf);
-        let mut undecided = false;
-        let mut hit = None;
-        for (i, spec) in REGISTRY.iter().enumerate() {
-            if !spec.runs_over(false) || spec.stream.is_none() || spec.name == "tls" {
-                continue;
-            }
-            let mut verdict = Probe::NoMatch;
-            for (d, mine, other) in [(Direction::C2S, c, s), (Direction::S2C, s, c)] {
-                if mine.is_empty() {
-                    continue;
-                }
-                match (spec.probe)(&ProbeInput { dir: d, data: mine, other, prev: None, udp: false }) {
-                    Probe::Match => verdict = Probe::Match,
-                    Probe::NeedMore if verdict != Probe::Match => verdict = Probe::NeedMore,
-                    _ => {}
-                }
-            }
-            match verdict {
-                Probe::Match => {
-                    hit = Some(i);
-                    break;
-                }
-                Probe::NeedMore => undecided = true,
-                Probe::NoMatch => {}
-            }
-        }
+        let inner_candidates = REGISTRY
+            .iter()
+            .enumerate()
+            .filter(|(_, spec)| spec.runs_over(false) && spec.stream.is_some() && spec.name != "tls")
+            .map(|(i, _)| i);
+        let (hit, undecided) = super::probe_stream(inner_candidates, c, s);
         let too_much = c.len() > INNER_PROBE_BYTES || s.len() > INNER_PROBE_BYTES;
         match hit.and_then(|i| REGISTRY.get(i).map(|s| (i, s))) {
             Some((i, spec)) => {

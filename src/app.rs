@@ -82,6 +82,8 @@ struct Probing {
     /// UDP: the datagrams seen while probing, replayed to the dissector on a match.
     held: Vec<(Direction, Timestamp, Vec<u8>)>,
     datagrams: u32,
+    /// Registry indexes in the order to probe (port hints first), computed once per flow.
+    order: Vec<usize>,
 }
 
 enum State {
@@ -185,6 +187,7 @@ impl AppLayer {
                 prev: PerDir::default(),
                 held: Vec::new(),
                 datagrams: 0,
+                order: Self::probe_order(transport, client, server),
             })),
             transport,
             client,
@@ -245,12 +248,9 @@ impl AppLayer {
         }
     }
 
-    fn probe_order(&self, flow: FlowId) -> Vec<usize> {
-        let Some(f) = self.flows.get(flow as usize) else {
-            return Vec::new();
-        };
-        let udp = f.transport == TransportKind::Udp;
-        let ports = [f.server.port(), f.client.port()];
+    fn probe_order(transport: TransportKind, client: SocketAddr, server: SocketAddr) -> Vec<usize> {
+        let udp = transport == TransportKind::Udp;
+        let ports = [server.port(), client.port()];
         let mut order: Vec<usize> =
             (0..REGISTRY.len()).filter(|&i| REGISTRY.get(i).is_some_and(|s| s.runs_over(udp))).collect();
         order.sort_by_key(|&i| !REGISTRY.get(i).is_some_and(|s| s.ports.iter().any(|p| ports.contains(p))));
@@ -276,7 +276,6 @@ impl AppLayer {
 
     /// Handles one UDP datagram of a flow.
     pub fn datagram(&mut self, flow: FlowId, dir: Direction, data: &[u8], ts: Timestamp) {
-        let order = self.probe_order(flow);
         let show = self.show_secrets;
         let Some(f) = self.flows.get_mut(flow as usize) else {
             return;
@@ -285,7 +284,8 @@ impl AppLayer {
             State::Probing(p) => {
                 let prev = (!p.prev[dir].is_empty()).then_some(p.prev[dir].as_slice());
                 let input = ProbeInput { dir, data, other: &[], prev, udp: true };
-                let hit = order
+                let hit = p
+                    .order
                     .iter()
                     .copied()
                     .find(|&s| REGISTRY.get(s).is_some_and(|spec| (spec.probe)(&input) == Probe::Match));
@@ -332,7 +332,6 @@ impl AppLayer {
     }
 
     fn probe_stream(&mut self, flow: FlowId, dir: Direction, data: &[u8], ts: Timestamp) {
-        let order = self.probe_order(flow);
         let Some(f) = self.flows.get_mut(flow as usize) else {
             return;
         };
@@ -345,7 +344,7 @@ impl AppLayer {
         p.buf[dir].extend_from_slice(data.get(..take).unwrap_or(&[]));
         p.log.push((dir, ts, start, start + take));
         let overflow = take < data.len();
-        let (hit, need_more) = crate::dissect::probe_stream(order.iter().copied(), &p.buf.c2s, &p.buf.s2c);
+        let (hit, need_more) = crate::dissect::probe_stream(p.order.iter().copied(), &p.buf.c2s, &p.buf.s2c);
         let decided = hit.is_some() || !need_more || p.buf.c2s.len() >= PROBE_BYTES || p.buf.s2c.len() >= PROBE_BYTES;
         if !decided {
             return;

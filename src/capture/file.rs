@@ -137,7 +137,9 @@ pub fn read_capture<R: Read + Send>(
                     PcapBlockOwned::NG(_) => ControlFlow::Continue(()),
                 };
                 summary.bytes_read += offset as u64;
-                rd.consume(offset);
+                // No shift here: the buffer is compacted only when a refill needs room, so the
+                // data is not copied twice.
+                rd.consume_noshift(offset);
                 if flow.is_break() {
                     break;
                 }

@@ -291,6 +291,17 @@ impl ChunkReader {
                         last_ts: ts,
                     };
                     self.complete(&m, on_msg);
+                    // Keep the allocation for the stream's next message (video frames are
+                    // similar in size), unless it is unusually large.
+                    if body.capacity() <= 1 << 20 {
+                        if let Some(s) = self.streams.get_mut(&csid) {
+                            if s.buf.capacity() == 0 {
+                                let mut body = body;
+                                body.clear();
+                                s.buf = body;
+                            }
+                        }
+                    }
                 }
                 continue;
             }
@@ -378,8 +389,8 @@ impl ChunkReader {
                 self.gap();
                 continue;
             }
-            if s.buf.capacity() == 0 && total > 0 {
-                s.buf.reserve_exact(total.min(MAX_PARTIAL));
+            if total > 0 {
+                s.buf.reserve(total.min(MAX_PARTIAL).saturating_sub(s.buf.len()));
             }
             self.cur = Some((csid, in_chunk));
             if in_chunk == 0 {

@@ -8,6 +8,7 @@
 //! bug is fixed.
 
 #[path = "../fuzz/src/lib.rs"]
+#[allow(dead_code)] // with_ctx serves the fuzz binaries only
 mod harness;
 
 use std::panic::{catch_unwind, AssertUnwindSafe};

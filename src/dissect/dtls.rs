@@ -9,7 +9,7 @@ pub const SPEC: ProtocolSpec = ProtocolSpec {
     ports: &[4433, 4740],
     probe,
     stream: None,
-    datagram: None,
+    datagram: Some(super::stun::new_datagram),
     section: "dtls",
 };
 

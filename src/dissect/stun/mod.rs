@@ -1,0 +1,545 @@
+//! STUN/TURN/ICE and what shares their 5-tuple (RFC 7983 demultiplexing by first byte: STUN
+//! 0–3, DTLS 20–63, TURN ChannelData 64–79, RTP/RTCP 128–191), over UDP or TCP: STUN
+//! transactions with their RTT and retransmissions, TURN allocations and relayed data (inner
+//! packets demultiplexed again), the ICE candidate-pair table, DTLS records and handshake
+//! (version, cipher suite, SRTP profile, handshake time), and SRTP/SRTCP header statistics.
+//! Report sections `stun`, `ice`, `dtls`, `rtp`, `rtcp`.
+
+pub mod message;
+
+use super::rtp::RtpDissector;
+use super::{
+    be16, be32, Ctx, DatagramDissector, Over, Probe, ProbeInput, Progress, ProtocolSpec, StreamDissector, StreamStart,
+};
+use crate::flow::{Direction, FlowId, PerDir};
+use crate::report::{json_ms, json_ts};
+use crate::session::latency::Pending;
+use crate::time::Timestamp;
+use crate::timeline::{Event, FieldValue};
+use message::{Class, StunMessage};
+use serde_json::{json, Value};
+use std::collections::BTreeMap;
+
+/// Transactions kept in the report per flow.
+const MAX_TRANSACTIONS: usize = 20_000;
+/// Candidate pairs kept per flow.
+const MAX_PAIRS: usize = 1024;
+
+/// Registry entry.
+pub const SPEC: ProtocolSpec = ProtocolSpec {
+    name: "stun",
+    over: Over::Both,
+    ports: &[3478, 5349, 19302],
+    probe,
+    stream: Some(new_stream),
+    datagram: Some(new_datagram),
+    section: "stun",
+};
+
+fn new_stream(_start: StreamStart) -> Box<dyn StreamDissector> {
+    Box::new(WebRtcMux::default())
+}
+
+/// The WebRTC demultiplexer, also used for flows first seen as DTLS.
+pub(crate) fn new_datagram() -> Box<dyn DatagramDissector> {
+    Box::new(WebRtcMux::default())
+}
+
+/// RFC 8489 §5: the magic cookie.
+pub const MAGIC_COOKIE: u32 = 0x2112_A442;
+
+/// A STUN header: top two bits zero, length a multiple of 4 that fits the data, and either the
+/// magic cookie or (classic STUN) a known Binding message type with an exact length.
+pub fn probe(p: &ProbeInput<'_>) -> Probe {
+    // ICE-TCP (RFC 6544 §3) frames each packet with a 16-bit length (RFC 4571).
+    if !p.udp && be32(p.data, 6) == Some(MAGIC_COOKIE) && be16(p.data, 0).is_some_and(|l| l >= 20) {
+        return Probe::Match;
+    }
+    let d = p.data;
+    if d.len() < 20 {
+        return if p.udp || d.first().is_some_and(|b| b & 0xC0 != 0) { Probe::NoMatch } else { Probe::NeedMore };
+    }
+    let (Some(ty), Some(len), Some(cookie)) = (be16(d, 0), be16(d, 2), be32(d, 4)) else {
+        return Probe::NeedMore;
+    };
+    if ty & 0xC000 != 0 || len % 4 != 0 {
+        return Probe::NoMatch;
+    }
+    let total = 20 + usize::from(len);
+    let fits = if p.udp { total == d.len() } else { total <= d.len() || d.len() >= 20 };
+    if !fits {
+        return Probe::NoMatch;
+    }
+    if cookie == MAGIC_COOKIE {
+        return Probe::Match;
+    }
+    // RFC 3489: Binding Request / Response / Error Response, Shared Secret Request.
+    let classic = matches!(ty, 0x0001 | 0x0101 | 0x0111 | 0x0002);
+    if classic && p.udp && total == d.len() {
+        Probe::Match
+    } else {
+        Probe::NoMatch
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::flow::Direction;
+
+    #[test]
+    fn binding_request() {
+        let mut m = vec![0x00, 0x01, 0x00, 0x00, 0x21, 0x12, 0xA4, 0x42];
+        m.extend_from_slice(&[7u8; 12]);
+        let p = ProbeInput { dir: Direction::C2S, data: &m, other: &[], prev: None, udp: true };
+        assert_eq!(probe(&p), Probe::Match);
+        m[3] = 4;
+        let p = ProbeInput { dir: Direction::C2S, data: &m, other: &[], prev: None, udp: true };
+        assert_eq!(probe(&p), Probe::NoMatch);
+    }
+}
+
+#[derive(Debug, Clone)]
+struct Transaction {
+    ts: Timestamp,
+    dir: Direction,
+    method: u16,
+    class: Class,
+    id: [u8; 12],
+    rtt_ms: Option<f64>,
+    error_code: Option<u16>,
+    mapped: Option<String>,
+    retransmissions: u64,
+    lifetime: Option<u32>,
+    /// The ICE pair a Binding check belongs to.
+    pair: Option<String>,
+}
+
+#[derive(Debug, Clone, Default)]
+struct Pair {
+    /// Sender of the checks (ICE: the controlling or controlled agent checking this pair).
+    local_dir: Option<Direction>,
+    ufrag: String,
+    checks: u64,
+    answered: u64,
+    rtts: Vec<f64>,
+    priority: Option<u32>,
+    controlling: Option<bool>,
+    nominated_ts: Option<Timestamp>,
+    use_candidate_pending: bool,
+}
+
+#[derive(Debug, Default)]
+struct Dtls {
+    records: u64,
+    version: Option<u16>,
+    cipher: Option<u16>,
+    srtp_profile: Option<u16>,
+    first_client_hello: Option<Timestamp>,
+    /// The first epoch-1 handshake record (the Finished) of each side.
+    finished: PerDir<Option<Timestamp>>,
+    content: BTreeMap<&'static str, u64>,
+    alerts: u64,
+}
+
+/// The demultiplexing dissector of a WebRTC/TURN 5-tuple.
+#[derive(Default)]
+pub struct WebRtcMux {
+    transactions: Vec<Transaction>,
+    /// Requests waiting for their response: transaction id → index.
+    pending: Pending<[u8; 12], usize>,
+    pairs: BTreeMap<String, Pair>,
+    dtls: Option<Dtls>,
+    media: RtpDissector,
+    channel_data: u64,
+    relayed: u64,
+    fingerprint_failures: u64,
+    other: u64,
+    /// TCP: bytes that did not parse as STUN framing.
+    stream_errors: u64,
+    /// TCP: whether each direction uses RFC 4571 length framing (ICE-TCP), once known.
+    framed: PerDir<Option<bool>>,
+}
+
+fn hex12(id: &[u8; 12]) -> String {
+    id.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn dtls_version(v: u16) -> &'static str {
+    match v {
+        0xfeff => "DTLS 1.0",
+        0xfefd => "DTLS 1.2",
+        0xfefc => "DTLS 1.3",
+        _ => "unknown",
+    }
+}
+
+/// IANA DTLS-SRTP protection profiles (RFC 5764 §4.1.2, RFC 7714 §14.2).
+fn srtp_profile_name(p: u16) -> String {
+    match p {
+        0x0001 => "SRTP_AES128_CM_HMAC_SHA1_80".into(),
+        0x0002 => "SRTP_AES128_CM_HMAC_SHA1_32".into(),
+        0x0005 => "SRTP_NULL_HMAC_SHA1_80".into(),
+        0x0006 => "SRTP_NULL_HMAC_SHA1_32".into(),
+        0x0007 => "SRTP_AEAD_AES_128_GCM".into(),
+        0x0008 => "SRTP_AEAD_AES_256_GCM".into(),
+        other => format!("0x{other:04x}"),
+    }
+}
+
+impl WebRtcMux {
+    /// One packet of the 5-tuple (or relayed inside TURN), demultiplexed by its first byte.
+    fn packet(&mut self, ctx: &mut Ctx<'_>, dir: Direction, d: &[u8], ts: Timestamp, depth: u8) {
+        match d.first() {
+            Some(0..=3) => self.stun(ctx, dir, d, ts, depth),
+            Some(20..=63) => self.dtls(ctx, dir, d, ts),
+            Some(64..=79) if depth == 0 => {
+                // TURN ChannelData (RFC 8656 §12.4): channel, length, data.
+                self.channel_data += 1;
+                let len = usize::from(be16(d, 2).unwrap_or(0));
+                if let Some(inner) = d.get(4..4 + len) {
+                    self.packet(ctx, dir, inner, ts, depth + 1);
+                }
+            }
+            Some(128..=191) => self.media.on_datagram(ctx, dir, d, ts),
+            _ => self.other += 1,
+        }
+    }
+
+    fn stun(&mut self, ctx: &mut Ctx<'_>, dir: Direction, d: &[u8], ts: Timestamp, depth: u8) {
+        let Some(m) = message::parse(d) else {
+            self.other += 1;
+            return;
+        };
+        if m.fingerprint_ok == Some(false) {
+            self.fingerprint_failures += 1;
+            ctx.anomaly("stun", ts, Some(dir), "FINGERPRINT does not match the message".into());
+        }
+        let class = m.class.unwrap_or(Class::Indication);
+        let name = format!("stun.{}.{}", message::method_name(m.method), class.name());
+        let mut ev = Event::new(ts, Some(ctx.flow), "stun", name, Some(dir))
+            .with("transaction_id", FieldValue::Str(hex12(&m.transaction_id)));
+        match class {
+            Class::Request | Class::Indication => {
+                if let Some(data) = m.data {
+                    // A TURN Send/Data indication carries a packet: demultiplex it too.
+                    self.relayed += 1;
+                    if depth == 0 {
+                        self.packet(ctx, dir, data, ts, depth + 1);
+                    }
+                }
+                if class == Class::Request {
+                    match self.pending_index(&m.transaction_id) {
+                        Some(i) => {
+                            if let Some(t) = self.transactions.get_mut(i) {
+                                t.retransmissions += 1;
+                            }
+                        }
+                        None => {
+                            self.new_transaction(&m, class, dir, ts);
+                            if m.method == 1 {
+                                let pair = self.check(ctx, dir, &m, ts);
+                                if let Some(t) = self.transactions.last_mut() {
+                                    t.pair = pair;
+                                }
+                            }
+                        }
+                    }
+                } else {
+                    self.new_transaction(&m, class, dir, ts);
+                }
+            }
+            Class::Success | Class::Error => {
+                if let Some((ms, i)) = self.pending.reply(&m.transaction_id, ts) {
+                    ev.latency_ms = Some(ms);
+                    ctx.latency.add("stun", "rtt_ms", ms);
+                    if let Some(t) = self.transactions.get_mut(i) {
+                        t.rtt_ms = Some(ms);
+                        t.error_code = m.error_code;
+                        t.mapped = m.mapped.map(|a| a.to_string());
+                        t.lifetime = m.lifetime;
+                        if class == Class::Success && t.method == 1 {
+                            if let Some(p) = t.pair.as_ref().and_then(|k| self.pairs.get_mut(k)) {
+                                p.answered += 1;
+                                p.rtts.push(ms);
+                                if p.use_candidate_pending && p.nominated_ts.is_none() {
+                                    p.nominated_ts = Some(ts);
+                                }
+                            }
+                        }
+                    }
+                } else {
+                    // A response whose request was not captured.
+                    self.new_transaction(&m, class, dir, ts);
+                }
+            }
+        }
+        if let Some(c) = m.error_code {
+            ev.fields.push(("error_code", FieldValue::U64(u64::from(c))));
+        }
+        ctx.emit(ev);
+    }
+
+    fn pending_index(&mut self, id: &[u8; 12]) -> Option<usize> {
+        self.transactions.iter().rposition(|t| &t.id == id && t.rtt_ms.is_none() && t.class == Class::Request)
+    }
+
+    fn new_transaction(&mut self, m: &StunMessage<'_>, class: Class, dir: Direction, ts: Timestamp) {
+        if self.transactions.len() >= MAX_TRANSACTIONS {
+            return;
+        }
+        if class == Class::Request {
+            self.pending.request(m.transaction_id, ts, self.transactions.len());
+        }
+        self.transactions.push(Transaction {
+            ts,
+            dir,
+            method: m.method,
+            class,
+            id: m.transaction_id,
+            rtt_ms: None,
+            error_code: m.error_code,
+            mapped: m.mapped.map(|a| a.to_string()),
+            retransmissions: 0,
+            lifetime: m.lifetime,
+            pair: None,
+        });
+    }
+
+    /// An ICE connectivity check (RFC 8445 §7.1): a Binding request with USERNAME.
+    fn check(&mut self, _ctx: &mut Ctx<'_>, dir: Direction, m: &StunMessage<'_>, ts: Timestamp) -> Option<String> {
+        let user = m.username.as_ref()?;
+        let key = format!("{}|{}", dir.as_str(), user);
+        if !self.pairs.contains_key(&key) && self.pairs.len() >= MAX_PAIRS {
+            return None;
+        }
+        let p = self.pairs.entry(key.clone()).or_default();
+        p.local_dir = Some(dir);
+        p.ufrag.clone_from(user);
+        p.checks += 1;
+        p.priority = m.priority.or(p.priority);
+        p.controlling = m.controlling.or(p.controlling);
+        if m.use_candidate {
+            p.use_candidate_pending = true;
+        }
+        let _ = ts;
+        Some(key)
+    }
+
+    fn dtls(&mut self, ctx: &mut Ctx<'_>, dir: Direction, d: &[u8], ts: Timestamp) {
+        let st = self.dtls.get_or_insert_with(Dtls::default);
+        // Records (RFC 6347 §4.1): type, version, epoch, 48-bit sequence, length, fragment.
+        let mut off = 0usize;
+        while let (Some(&ct), Some(ver), Some(epoch), Some(len)) =
+            (d.get(off), be16(d, off + 1), be16(d, off + 3), be16(d, off + 11))
+        {
+            let len = usize::from(len);
+            let Some(frag) = d.get(off + 13..off + 13 + len) else { break };
+            st.records += 1;
+            let name = match ct {
+                20 => "change_cipher_spec",
+                21 => "alert",
+                22 => "handshake",
+                23 => "application_data",
+                _ => "other",
+            };
+            *st.content.entry(name).or_insert(0) += 1;
+            if ct == 21 {
+                st.alerts += 1;
+            }
+            if ct == 22 && epoch == 0 {
+                // Handshake header (RFC 6347 §4.2.2): type, length, message_seq,
+                // fragment_offset, fragment_length, then the body.
+                let hs_type = frag.first().copied();
+                let body = frag.get(12..).unwrap_or(&[]);
+                match hs_type {
+                    Some(1) if st.first_client_hello.is_none() => {
+                        st.first_client_hello = Some(ts);
+                        ctx.emit(Event::new(ts, Some(ctx.flow), "dtls", "dtls.handshake.client_hello", Some(dir)));
+                    }
+                    Some(2) => {
+                        // DTLS ServerHello has no cookie: the TLS parser reads it as is.
+                        if let Some(h) = super::tls::hello::parse(body, false) {
+                            st.version = Some(h.versions.first().copied().unwrap_or(h.legacy_version));
+                            st.cipher = h.cipher_suites.first().copied();
+                            st.srtp_profile = use_srtp(body);
+                        }
+                        ctx.emit(Event::new(ts, Some(ctx.flow), "dtls", "dtls.handshake.server_hello", Some(dir)));
+                    }
+                    _ => {}
+                }
+            }
+            if ct == 22 && epoch >= 1 && st.finished[dir].is_none() {
+                st.finished[dir] = Some(ts);
+                if let (Some(a), Some(b), Some(start)) = (st.finished.c2s, st.finished.s2c, st.first_client_hello) {
+                    let done = a.max(b);
+                    let ms = done.ms_since(start);
+                    ctx.latency.add("dtls", "handshake_ms", ms);
+                    ctx.emit(Event::new(done, Some(ctx.flow), "dtls", "dtls.handshake.done", None).latency(ms));
+                }
+            }
+            if st.version.is_none() {
+                st.version = Some(ver);
+            }
+            off += 13 + len;
+        }
+    }
+}
+
+/// The SRTP protection profile a ServerHello selects (use_srtp, RFC 5764 §4.1.1).
+fn use_srtp(server_hello: &[u8]) -> Option<u16> {
+    // Skip version(2) random(32) session id, suite(2), compression(1) to the extensions.
+    let sid = usize::from(*server_hello.get(34)?);
+    let mut off = 35 + sid + 3;
+    let ext_len = usize::from(be16(server_hello, off)?);
+    off += 2;
+    let end = off + ext_len;
+    while off + 4 <= end {
+        let (t, l) = (be16(server_hello, off)?, usize::from(be16(server_hello, off + 2)?));
+        if t == 14 {
+            // profiles<2..2^16-1>, then mki.
+            return be16(server_hello, off + 6);
+        }
+        off += 4 + l;
+    }
+    None
+}
+
+impl DatagramDissector for WebRtcMux {
+    fn on_datagram(&mut self, ctx: &mut Ctx<'_>, dir: Direction, data: &[u8], ts: Timestamp) {
+        self.packet(ctx, dir, data, ts, 0);
+    }
+
+    fn extra_reports(&self, flow: FlowId, show: bool) -> Vec<(&'static str, Value)> {
+        StreamDissector::extra_reports(self, flow, show)
+    }
+}
+
+impl StreamDissector for WebRtcMux {
+    /// STUN over TCP (RFC 8489 §6.2.2) and TURN over TCP (RFC 8656 §12.5: ChannelData padded
+    /// to 4 bytes); anything else is taken as RFC 4571 framing (16-bit length prefix).
+    fn on_data(&mut self, ctx: &mut Ctx<'_>, dir: Direction, data: &[u8], ts: Timestamp) -> Progress {
+        let mut pos = 0usize;
+        if self.framed[dir].is_none() {
+            match (be32(data, 4), be32(data, 6)) {
+                (Some(message::MAGIC_COOKIE), _) => self.framed[dir] = Some(false),
+                (_, Some(message::MAGIC_COOKIE)) => self.framed[dir] = Some(true),
+                (_, None) => return Progress::NeedMore { consumed: 0, needed: 10 },
+                // No STUN first: a length prefix (RFC 4571) starts with a small high byte, while
+                // DTLS (20–63), ChannelData (64–79) and RTP (128–191) start higher.
+                _ => self.framed[dir] = Some(data.first().is_some_and(|b| *b < 20)),
+            }
+        }
+        let framed = self.framed[dir] == Some(true);
+        loop {
+            let rest = data.get(pos..).unwrap_or(&[]);
+            let Some(&b0) = rest.first() else { return Progress::Done };
+            let Some(l) = be16(rest, 2).map(usize::from) else {
+                return Progress::NeedMore { consumed: pos, needed: 4 };
+            };
+            let total = match b0 {
+                _ if framed => {
+                    let Some(framed_len) = be16(rest, 0).map(usize::from) else {
+                        return Progress::NeedMore { consumed: pos, needed: 2 };
+                    };
+                    let Some(p) = rest.get(2..2 + framed_len) else {
+                        return Progress::NeedMore { consumed: pos, needed: 2 + framed_len };
+                    };
+                    self.packet(ctx, dir, p, ts, 0);
+                    pos += 2 + framed_len;
+                    continue;
+                }
+                0..=3 => 20 + l,
+                64..=79 => (4 + l).div_ceil(4) * 4,
+                _ => {
+                    let Some(framed) = be16(rest, 0).map(usize::from) else {
+                        return Progress::NeedMore { consumed: pos, needed: 2 };
+                    };
+                    let Some(p) = rest.get(2..2 + framed) else {
+                        return Progress::NeedMore { consumed: pos, needed: 2 + framed };
+                    };
+                    if framed == 0 {
+                        self.stream_errors += 1;
+                        return Progress::Done;
+                    }
+                    self.packet(ctx, dir, p, ts, 0);
+                    pos += 2 + framed;
+                    continue;
+                }
+            };
+            let Some(msg) = rest.get(..total) else { return Progress::NeedMore { consumed: pos, needed: total } };
+            self.packet(ctx, dir, msg, ts, 0);
+            pos += total;
+        }
+    }
+
+    fn extra_reports(&self, flow: FlowId, show: bool) -> Vec<(&'static str, Value)> {
+        let mut out: Vec<(&'static str, Value)> = self
+            .transactions
+            .iter()
+            .map(|t| {
+                (
+                    "stun",
+                    json!({
+                        "flow": flow, "ts": json_ts(t.ts), "dir": t.dir.as_str(), "transaction_id": hex12(&t.id),
+                        "method": message::method_name(t.method), "class": t.class.name(),
+                        "rtt_ms": t.rtt_ms.map(json_ms), "error_code": t.error_code,
+                        "xor_mapped_address": t.mapped, "retransmissions": t.retransmissions, "lifetime_s": t.lifetime,
+                    }),
+                )
+            })
+            .collect();
+        for p in self.pairs.values() {
+            let mut rtts = p.rtts.clone();
+            rtts.sort_by(f64::total_cmp);
+            let median = rtts.get(rtts.len() / 2).copied();
+            let (local, remote) = match p.local_dir {
+                Some(Direction::S2C) => ("server", "client"),
+                _ => ("client", "server"),
+            };
+            out.push((
+                "ice",
+                json!({
+                    "flow": flow, "local": local, "remote": remote,
+                    "ufrag": super::rtmp::session::mask(&p.ufrag, show),
+                    "checks": p.checks, "answered": p.answered, "rtt_ms": median.map(json_ms),
+                    "priority": p.priority, "controlling": p.controlling,
+                    "nominated": p.nominated_ts.is_some(), "nominated_ts": p.nominated_ts.map(json_ts),
+                }),
+            ));
+        }
+        if let Some(d) = &self.dtls {
+            let handshake = match (d.finished.c2s, d.finished.s2c, d.first_client_hello) {
+                (Some(a), Some(b), Some(s)) => json_ms(a.max(b).ms_since(s)),
+                _ => Value::Null,
+            };
+            out.push((
+                "dtls",
+                json!({
+                    "flow": flow, "version": d.version.map(dtls_version),
+                    "cipher_suite": d.cipher.map(super::tls::hello::suite_name),
+                    "srtp_profile": d.srtp_profile.map(srtp_profile_name), "handshake_ms": handshake,
+                    "records": d.records, "content": d.content, "alerts": d.alerts,
+                }),
+            ));
+        }
+        let srtp = self.dtls.as_ref().is_some_and(|d| d.srtp_profile.is_some());
+        for (sec, mut v) in self.media.extra_reports(flow, show) {
+            if let (true, Some(o)) = (srtp, v.as_object_mut()) {
+                // Keyed by DTLS-SRTP: the payloads are encrypted, the headers are not.
+                o.insert(if sec == "rtp" { "srtp" } else { "srtcp" }.into(), json!(true));
+                o.insert("decrypted".into(), json!(0));
+            }
+            out.push((sec, v));
+        }
+        out.push((
+            "webrtc_flows",
+            json!({
+                "flow": flow, "channel_data": self.channel_data, "relayed": self.relayed,
+                "fingerprint_failures": self.fingerprint_failures, "unclassified": self.other,
+                "stream_errors": self.stream_errors,
+            }),
+        ));
+        out
+    }
+}

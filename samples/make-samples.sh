@@ -764,6 +764,7 @@ chmod 0644 ./*.pcap ./*.pcapng ./*.keys
 timeout 600 python3 tshark-fixture.py ./*.pcap ./*.pcapng
 timeout 600 python3 rtmp-fixture.py ./rtmp-*.pcap ./rtmp-*.pcapng
 timeout 600 python3 tls-fixture.py ./rtmps*.pcapng
+timeout 600 python3 ts-fixture.py ./hls-http-sll2.pcap
 timeout 600 python3 http-fixture.py ./hls-http-sll2.pcap ./mixed-interfaces.pcapng ./udp-ip-fragments.pcap ./vlan-qinq.pcap
 timeout 600 python3 rtp-fixture.py ./rtsp-*.pcapng ./rtp-loss-jitter.pcap ./rtp-udp-random-port.pcap ./sip-call.pcap
 ls -l ./*.pcap ./*.pcapng ./*.keys fixtures >&2

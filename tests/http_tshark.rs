@@ -102,3 +102,37 @@ fn hls_playlist_lists_the_segments_fetched() {
     }
     assert!(rep["http"].as_array().unwrap().iter().filter(|x| x["kind"] == "playlist").count() >= 3);
 }
+
+/// The media time of each MPEG-TS segment fetched over HTTP equals what ffprobe reads from the
+/// same bytes (exported from the capture by tshark): the segment's start time, each stream's
+/// first PTS, and the last video PTS (one picture per PES). Also no continuity errors.
+#[test]
+fn ts_segments_media_time_equals_ffprobe() {
+    let fx: Value = serde_json::from_str(
+        &std::fs::read_to_string(root().join("samples/fixtures/hls-http-sll2.pcap.ts.json")).unwrap(),
+    )
+    .unwrap();
+    let rep = report(&root().join("samples/hls-http-sll2.pcap"));
+    let us = |v: &Value| -> i64 {
+        let f = v.as_f64().or_else(|| v.as_str().and_then(|s| s.parse().ok())).unwrap();
+        (f * 1e6).round() as i64
+    };
+    let mut n = 0;
+    for x in rep["http"].as_array().unwrap().iter().filter(|x| x["media"].is_object()) {
+        let name = x["uri"].as_str().unwrap().trim_start_matches('/');
+        let seg = &fx["segments"][name];
+        let m = &x["media"];
+        assert_eq!(us(&m["start_pts_s"]), us(&seg["start_time"]), "{name} start");
+        assert_eq!(m["continuity_errors"], 0);
+        for s in seg["streams"].as_array().unwrap() {
+            let codec = s["codec"].as_str().unwrap();
+            let ours = m["streams"].as_array().unwrap().iter().find(|o| o["type"] == codec).expect(codec);
+            assert_eq!(us(&ours["min_pts_s"]), us(&s["start_time"]), "{name} {codec} start");
+            if codec == "h264" {
+                assert_eq!(us(&ours["max_pts_s"]), us(&s["max_pts_time"]), "{name} last picture");
+            }
+        }
+        n += 1;
+    }
+    assert_eq!(n, 6, "every segment fetch (3 by curl, 3 by ffmpeg) read");
+}

@@ -6,6 +6,7 @@
 //! Report sections `http` and `hls`.
 
 pub mod hls;
+pub mod ts;
 
 use super::{
     probe_text, Ctx, DissectError, Over, Probe, ProbeInput, Progress, ProtocolSpec, StreamDissector, StreamStart,
@@ -98,6 +99,9 @@ struct Exchange {
     body_bytes: u64,
     body: Vec<u8>,
     kind: &'static str,
+    /// MPEG-TS segment contents, read as the body arrives.
+    transport_stream: Option<Box<ts::TsReader>>,
+    media: Option<Value>,
 }
 
 /// The message being read in one direction.
@@ -285,6 +289,10 @@ impl HttpDissector {
                     if matches!(classify(&x.uri, ct.as_deref(), &[]), "playlist" | "manifest") {
                         keep = KEEP_TEXT;
                     }
+                    let path = x.uri.split('?').next().unwrap_or("").to_ascii_lowercase();
+                    if ct.as_deref().is_some_and(|c| c.eq_ignore_ascii_case("video/mp2t")) || path.ends_with(".ts") {
+                        x.transport_stream = Some(Box::default());
+                    }
                 }
                 ctx.emit(ev);
                 self.cur[dir] = Some(Current { framing, exchange: i, keep });
@@ -299,6 +307,9 @@ impl HttpDissector {
         if dir == Direction::S2C {
             if let Some(x) = self.exchanges.get_mut(c.exchange) {
                 x.body_bytes += bytes.len() as u64;
+                if let Some(t) = x.transport_stream.as_mut() {
+                    t.feed(bytes);
+                }
                 let room = keep.saturating_sub(x.body.len());
                 x.body.extend_from_slice(bytes.get(..room.min(bytes.len())).unwrap_or(&[]));
             }
@@ -333,6 +344,9 @@ impl HttpDissector {
                 }
                 // Only the first bytes were needed to classify media.
                 x.body = Vec::new();
+                if let Some(t) = x.transport_stream.take() {
+                    x.media = Some(t.summary());
+                }
             }
         }
     }
@@ -511,6 +525,7 @@ impl StreamDissector for HttpDissector {
                     "response_end_ts": x.response_end.map(json_ts),
                     "ttfb_ms": ms(x.request_end, x.response_start), "download_ms": download.map(json_ms),
                     "throughput_kbps": throughput,
+                    "media": x.media,
                 })
             })
             .collect()

@@ -66,6 +66,21 @@ struct StreamState {
     first_ts: Timestamp,
 }
 
+impl StreamState {
+    /// The message this stream's current header describes, with `body`.
+    fn message<'a>(&self, csid: u32, body: &'a [u8], first_ts: Timestamp, last_ts: Timestamp) -> Message<'a> {
+        Message {
+            csid,
+            type_id: self.type_id,
+            stream_id: self.stream_id,
+            timestamp: self.timestamp,
+            body,
+            first_ts,
+            last_ts,
+        }
+    }
+}
+
 /// What the reader reports besides messages.
 #[derive(Debug)]
 pub enum Note {
@@ -281,15 +296,7 @@ impl ChunkReader {
                     let body = std::mem::take(&mut s.buf);
                     self.partial = self.partial.saturating_sub(body.len());
                     s.in_progress = false;
-                    let m = Message {
-                        csid,
-                        type_id: s.type_id,
-                        stream_id: s.stream_id,
-                        timestamp: s.timestamp,
-                        body: &body,
-                        first_ts: s.first_ts,
-                        last_ts: ts,
-                    };
+                    let m = s.message(csid, &body, s.first_ts, ts);
                     self.complete(&m, on_msg);
                     // Keep the allocation for the stream's next message (video frames are
                     // similar in size), unless it is unusually large.
@@ -372,15 +379,7 @@ impl ChunkReader {
                 let body = d.get(pos..pos + total).unwrap_or(&[]);
                 pos += total;
                 s.in_progress = false;
-                let m = Message {
-                    csid,
-                    type_id: s.type_id,
-                    stream_id: s.stream_id,
-                    timestamp: s.timestamp,
-                    body,
-                    first_ts: s.first_ts,
-                    last_ts: ts,
-                };
+                let m = s.message(csid, body, s.first_ts, ts);
                 self.complete(&m, on_msg);
                 continue;
             }
@@ -397,15 +396,7 @@ impl ChunkReader {
                 // A zero-length message completes at once.
                 self.cur = None;
                 s.in_progress = false;
-                let m = Message {
-                    csid,
-                    type_id: s.type_id,
-                    stream_id: s.stream_id,
-                    timestamp: s.timestamp,
-                    body: &[],
-                    first_ts: ts,
-                    last_ts: ts,
-                };
+                let m = s.message(csid, &[], ts, ts);
                 self.complete(&m, on_msg);
             }
         }

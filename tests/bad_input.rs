@@ -207,3 +207,23 @@ fn bad_decode_as_is_a_usage_error() {
     let out = bin().arg(a_sample()).arg("--decode-as").arg("udp:1=rtmp").output().unwrap();
     assert_eq!(out.status.code(), Some(2));
 }
+
+#[test]
+fn pcapng_with_several_sections_reads_every_section() {
+    // Two captures concatenated make one pcapng with two sections (each with its own
+    // interfaces and link types): every packet of both is read, with its own interface's
+    // link type and timestamp resolution.
+    let a = root().join("samples").join("mixed-interfaces.pcapng");
+    let b = root().join("samples").join("rtmp-publish-play.pcapng");
+    let mut both = std::fs::read(&a).unwrap();
+    both.extend(std::fs::read(&b).unwrap());
+    let p = tmp("two-sections.pcapng");
+    std::fs::write(&p, both).unwrap();
+    let (ea, _) = analyse(&a, Config::default());
+    let (eb, _) = analyse(&b, Config::default());
+    let (e, s) = analyse(&p, Config::default());
+    assert!(s.warning.is_none(), "{:?}", s.warning);
+    assert_eq!(e.capture.packets, ea.capture.packets + eb.capture.packets);
+    assert_eq!(e.capture.malformed, 0);
+    assert_eq!(e.flows.records().len(), ea.flows.records().len() + eb.flows.records().len());
+}

@@ -5,6 +5,8 @@
 //! segments, LL-HLS parts) and HLS playlists parsed (gzip/deflate bodies decoded).
 //! Report sections `http` and `hls`.
 
+pub mod dash;
+pub mod fmp4;
 pub mod hls;
 pub mod ts;
 
@@ -24,6 +26,8 @@ const MAX_HEAD: usize = 64 * 1024;
 /// Body bytes kept for classification (media) or parsing (playlists, manifests).
 const KEEP_MEDIA: usize = 4096;
 const KEEP_TEXT: usize = 4 << 20;
+/// Body bytes kept of fMP4 segments (the moov / moof boxes come first).
+const KEEP_FMP4: usize = 256 * 1024;
 /// Exchanges kept per connection in the report.
 const MAX_EXCHANGES: usize = 100_000;
 
@@ -124,6 +128,9 @@ pub struct HttpDissector {
     head_start: PerDir<Option<Timestamp>>,
     lost: PerDir<bool>,
     playlists: Vec<Value>,
+    manifests: Vec<Value>,
+    /// Tracks of the fMP4 init segments fetched on this connection (timescales).
+    tracks: Vec<fmp4::Track>,
 }
 
 /// What an exchange carries, from the URL, the Content-Type and the body's first bytes.
@@ -293,6 +300,10 @@ impl HttpDissector {
                     if ct.as_deref().is_some_and(|c| c.eq_ignore_ascii_case("video/mp2t")) || path.ends_with(".ts") {
                         x.transport_stream = Some(Box::default());
                     }
+                    // fMP4: the moov or moof sits at the start of the body.
+                    if [".mp4", ".m4s", ".m4v", ".m4a", ".cmfv", ".cmfa"].iter().any(|e| path.ends_with(e)) {
+                        keep = KEEP_FMP4;
+                    }
                 }
                 ctx.emit(ev);
                 self.cur[dir] = Some(Current { framing, exchange: i, keep });
@@ -346,6 +357,28 @@ impl HttpDissector {
                 x.body = Vec::new();
                 if let Some(t) = x.transport_stream.take() {
                     x.media = Some(t.summary());
+                }
+                if x.kind == "manifest" {
+                    if let Some(mut m) = dash::parse(&body, &x.uri) {
+                        if let Some(o) = m.as_object_mut() {
+                            o.insert("flow".into(), json!(ctx.flow));
+                            o.insert("ts".into(), x.response_end.map(json_ts).unwrap_or(Value::Null));
+                        }
+                        if self.manifests.len() < MAX_EXCHANGES {
+                            self.manifests.push(m);
+                        }
+                    }
+                }
+                if x.kind == "init" {
+                    let tracks = fmp4::init_tracks(&body);
+                    if !tracks.is_empty() {
+                        x.media = Some(json!({"container": "fmp4", "tracks": tracks.iter().map(|t| json!({
+                            "id": t.id, "timescale": t.timescale, "type": String::from_utf8_lossy(&t.handler),
+                        })).collect::<Vec<_>>()}));
+                        self.tracks = tracks;
+                    }
+                } else if x.kind == "segment" && body.windows(4).take(4096).any(|w| w == b"moof") {
+                    x.media = Some(fmp4::summary(&body, &self.tracks));
                 }
             }
         }
@@ -532,7 +565,8 @@ impl StreamDissector for HttpDissector {
     }
 
     fn extra_reports(&self, _flow: FlowId, _show: bool) -> Vec<(&'static str, Value)> {
-        self.playlists.iter().map(|p| ("hls", p.clone())).collect()
+        let hls = self.playlists.iter().map(|p| ("hls", p.clone()));
+        hls.chain(self.manifests.iter().map(|m| ("dash", m.clone()))).collect()
     }
 
     fn headline(&self) -> Option<String> {

@@ -145,10 +145,12 @@ EOF
 }
 
 http_block() {
-    # http_block ROOT LISTEN...
+    # http_block ROOT LISTEN...; HTTP_SERVER_EXTRA (if set) adds server directives
     local root=$1; shift
     local l listens=""
     for l in "$@"; do listens+="        listen $l;"$'\n'; done
+    local extra=""
+    [ -z "${HTTP_SERVER_EXTRA:-}" ] || extra=$'\n'"        $HTTP_SERVER_EXTRA"
     cat <<EOF
 http {
     access_log off;
@@ -161,10 +163,13 @@ http {
         application/vnd.apple.mpegurl m3u8;
         video/mp2t ts;
         text/plain txt;
+        application/dash+xml mpd;
+        video/iso.segment m4s;
+        video/mp4 mp4;
     }
     server {
 $listens        server_name localhost;
-        root $root;
+        root $root;$extra
     }
 }
 EOF
@@ -633,13 +638,112 @@ make_sip() {
 }
 
 # ---------------------------------------------------------------------------
+# HTTP adaptive streaming with fragmented MP4 (fixtures: http-fixture.py)
+
+# (o) dash-vod.pcap: ffmpeg writes a VOD MPEG-DASH presentation (manifest.mpd
+#     with SegmentTemplate + SegmentTimeline, init-stream0/1.m4s,
+#     chunk-stream0/1-0000N.m4s; 1 s segments) served by nginx on
+#     127.0.0.1:8090; ffmpeg's dash demuxer reads it all (-c copy -f null -).
+#     ffmpeg sends `Range: bytes=0-` on every request; `max_ranges 0` makes
+#     nginx ignore it, so every answer is a plain 200 (hls-fmp4.pcap and
+#     hls-http-sll2.pcap have the 206 answers).
+make_dash() {
+    log "dash-vod.pcap"
+    local www="$WORK/dash-www"
+    mkdir -p "$www"
+    (cd "$www" && "${FF[@]}" -f lavfi -i "testsrc=size=320x240:rate=10" "${ASRC[@]}" -t 3 \
+        -c:v libx264 -preset ultrafast -tune zerolatency -g 10 -b:v 150k -pix_fmt yuv420p "${AENC[@]}" \
+        -f dash -seg_duration 1 -use_template 1 -use_timeline 1 manifest.mpd)
+    chmod -R a+rX "$www"
+    start_nginx dash "$(HTTP_SERVER_EXTRA='max_ranges 0;' http_block "$www" 127.0.0.1:8090)"
+    wait_port 127.0.0.1 8090
+    local out="$WORK/dash-vod.pcap"
+    capture_start dash timeout 60 tcpdump -Z root -U --immediate-mode -B 65536 -n -i lo -w "$out" "tcp port 8090"
+    "${FF[@]}" -i http://127.0.0.1:8090/manifest.mpd -c copy -f null -
+    capture_stop
+    stop "$NGINX_PID"
+    cp "$out" dash-vod.pcap
+}
+
+# (p) hls-fmp4.pcap: ffmpeg writes a VOD HLS with fragmented-MP4 segments
+#     (f.m3u8, EXT-X-MAP init.mp4, f0.m4s..) served by nginx on 127.0.0.1:8091;
+#     curl fetches the playlist, then init.mp4 and every segment on one
+#     keep-alive connection; then ffmpeg's hls demuxer reads it all.
+make_hlsfmp4() {
+    log "hls-fmp4.pcap"
+    local www="$WORK/hlsfmp4-www"
+    mkdir -p "$www"
+    (cd "$www" && "${FF[@]}" -f lavfi -i "testsrc=size=320x240:rate=10" "${ASRC[@]}" -t 3 \
+        -c:v libx264 -preset ultrafast -tune zerolatency -g 10 -b:v 150k -pix_fmt yuv420p "${AENC[@]}" \
+        -f hls -hls_segment_type fmp4 -hls_time 1 -hls_playlist_type vod \
+        -hls_fmp4_init_filename init.mp4 -hls_segment_filename 'f%d.m4s' f.m3u8)
+    chmod -R a+rX "$www"
+    start_nginx hlsfmp4 "$(http_block "$www" 127.0.0.1:8091)"
+    wait_port 127.0.0.1 8091
+    local out="$WORK/hls-fmp4.pcap"
+    capture_start hlsfmp4 timeout 60 tcpdump -Z root -U --immediate-mode -B 65536 -n -i lo -w "$out" "tcp port 8091"
+    local C=(timeout 20 curl -sS --fail) base=http://127.0.0.1:8091
+    # one curl, one connection: the playlist first, then the init section and the segments
+    local urls=(-o /dev/null "$base/f.m3u8") line
+    while read -r line; do
+        case $line in
+        '#EXT-X-MAP:'*)
+            line=${line#*URI=\"}
+            urls+=(-o /dev/null "$base/${line%%\"*}") ;;
+        '#'*|'') ;;
+        *) urls+=(-o /dev/null "$base/$line") ;;
+        esac
+    done <"$www/f.m3u8"
+    "${C[@]}" "${urls[@]}"
+    "${FF[@]}" -i "$base/f.m3u8" -c copy -f null -
+    capture_stop
+    stop "$NGINX_PID"
+    cp "$out" hls-fmp4.pcap
+}
+
+# ---------------------------------------------------------------------------
+# http_responses FILE PORT: one line per HTTP response: status, Content-Type,
+# URI of its request, TCP stream.
+http_responses() {
+    timeout 60 tshark -r "$1" -n -d "tcp.port==$2,http" -Y http.response -T fields -E separator=' ' \
+        -e http.response.code -e http.content_type -e http.response_for.uri -e tcp.stream
+}
+
+# check_http FILE PORT STATUS-REGEX: every request is a GET with a response,
+# every status matches, and the Content-Type fits the file extension.
+check_http() {
+    local f=$1 port=$2 ok=$3 req resp bad
+    req=$(timeout 60 tshark -r "$f" -n -d "tcp.port==$port,http" -Y http.request -T fields -e http.request.method)
+    resp=$(http_responses "$f" "$port")
+    [ -n "$req" ] || { echo "$f: no HTTP requests" >&2; return 1; }
+    bad=$(printf '%s\n' "$req" | grep -v '^GET$' || true)
+    [ -z "$bad" ] || { echo "$f: unexpected methods: $bad" >&2; return 1; }
+    [ "$(printf '%s\n' "$req" | wc -l)" -eq "$(printf '%s\n' "$resp" | wc -l)" ] ||
+        { echo "$f: not every request has a response" >&2; return 1; }
+    bad=$(printf '%s\n' "$resp" | awk -v ok="$ok" '$1 !~ ok ||
+        ($3 ~ /\.mpd$/ && $2 != "application/dash+xml") || ($3 ~ /\.m4s$/ && $2 != "video/iso.segment") ||
+        ($3 ~ /\.mp4$/ && $2 != "video/mp4") || ($3 ~ /\.m3u8$/ && $2 != "application/vnd.apple.mpegurl")')
+    [ -z "$bad" ] || { echo "$f: unexpected responses:" >&2; echo "$bad" >&2; return 1; }
+}
+
+# check_http_uris FILE PORT REGEX MIN...: at least MIN responses for URIs matching REGEX.
+check_http_uris() {
+    local f=$1 port=$2 n
+    shift 2
+    while [ $# -gt 0 ]; do
+        n=$(http_responses "$f" "$port" | awk '{ print $3 }' | grep -Ec "$1" || true)
+        [ "$n" -ge "$2" ] || { echo "$f: $n responses for '$1', want >= $2" >&2; return 1; }
+        shift 2
+    done
+}
+
 check_all() {
     local f n
     for f in rtmp-publish-play.pcapng rtmp-port19350-chunk8192.pcap hls-http-sll2.pcap \
              rtp-udp-random-port.pcap udp-ip-fragments.pcap vlan-qinq.pcap \
              mixed-interfaces.pcapng tcp-midstream.pcap rtmps-publish-keylog.pcapng \
              rtmps12-publish-keylog.pcapng rtsp-play-udp.pcapng rtsp-play-tcp-interleaved.pcapng \
-             rtsp-record.pcapng rtp-loss-jitter.pcap sip-call.pcap; do
+             rtsp-record.pcapng rtp-loss-jitter.pcap sip-call.pcap dash-vod.pcap hls-fmp4.pcap; do
         [ -f "$f" ] || continue
         log "check $f"
         timeout 60 capinfos -t -E -T -c -s "$f" | sed 's/^/   /' >&2 || true
@@ -652,11 +756,29 @@ check_all() {
         rtmp-*|tcp-midstream.pcap)
             n=$(timeout 60 tshark -r "$f" -d tcp.port==19350,rtmpt -Y rtmpt | wc -l)
             [ "$n" -gt 0 ] || { echo "no RTMP in $f" >&2; return 1; } ;;
-        hls-*)
+        hls-http-sll2.pcap)
             n=$(timeout 60 tshark -r "$f" -d tcp.port==8088,http -Y http | wc -l)
             [ "$n" -gt 0 ] || { echo "no HTTP in $f" >&2; return 1; }
             timeout 60 capinfos -E "$f" | grep 'Linux cooked-mode capture v2' >/dev/null ||
                 { echo "$f is not LINUX_SLL2" >&2; return 1; } ;;
+        dash-vod.pcap)
+            # GET of the manifest, init segments and media segments, each answered
+            # 200 with the right Content-Type
+            check_http "$f" 8090 '^200$' || return 1
+            check_http_uris "$f" 8090 '/manifest\.mpd$' 1 '/init-stream[0-9]+\.m4s$' 1 \
+                '/chunk-stream[0-9]+-[0-9]+\.m4s$' 2 || return 1 ;;
+        hls-fmp4.pcap)
+            # playlist, EXT-X-MAP init section and fMP4 segments, 200 (curl) or 206
+            # (ffmpeg's Range requests); curl's first connection fetched every one
+            check_http "$f" 8091 '^20[06]$' || return 1
+            check_http_uris "$f" 8091 '/f\.m3u8$' 2 '/init\.mp4$' 2 '/f[0-9]+\.m4s$' 4 || return 1
+            local all first
+            all=$(http_responses "$f" 8091 | awk '{ print $3 }' | sort -u | wc -l)
+            first=$(http_responses "$f" 8091 | awk '$4 == 0 && $1 == 200 { print $3 }' | sort -u | wc -l)
+            [ "$first" -eq "$all" ] ||
+                { echo "$f: the first connection has $first of the $all URIs with 200" >&2; return 1; }
+            n=$(http_responses "$f" 8091 | awk '{ print $4 }' | sort -u | wc -l)
+            [ "$n" -ge 2 ] || { echo "$f: no second (ffmpeg) connection" >&2; return 1; } ;;
         rtsp-*)
             # every RTSP method the capture is about, and RTP (UDP or $-interleaved)
             local want m
@@ -733,7 +855,7 @@ PY
     fi
 }
 
-ALL=(rtmp rtmp19350 hls rtp frag vlan mixed midstream rtmps rtmps12 rtsp rtsptcp rtsprec rtploss sip)
+ALL=(rtmp rtmp19350 hls rtp frag vlan mixed midstream rtmps rtmps12 rtsp rtsptcp rtsprec rtploss sip dash hlsfmp4)
 if [ $# -eq 0 ]; then set -- "${ALL[@]}"; fi
 for what in "$@"; do
     case $what in
@@ -752,6 +874,8 @@ for what in "$@"; do
     rtsprec) make_rtsp_record ;;
     rtploss) make_rtp_loss ;;
     sip) make_sip ;;
+    dash) make_dash ;;
+    hlsfmp4) make_hlsfmp4 ;;
     *) echo "unknown sample '$what' (known: ${ALL[*]})" >&2; exit 2 ;;
     esac
 done
@@ -764,7 +888,8 @@ chmod 0644 ./*.pcap ./*.pcapng ./*.keys
 timeout 600 python3 tshark-fixture.py ./*.pcap ./*.pcapng
 timeout 600 python3 rtmp-fixture.py ./rtmp-*.pcap ./rtmp-*.pcapng
 timeout 600 python3 tls-fixture.py ./rtmps*.pcapng
-timeout 600 python3 ts-fixture.py ./hls-http-sll2.pcap
-timeout 600 python3 http-fixture.py ./hls-http-sll2.pcap ./mixed-interfaces.pcapng ./udp-ip-fragments.pcap ./vlan-qinq.pcap
+timeout 600 python3 ts-fixture.py ./hls-http-sll2.pcap ./dash-vod.pcap ./hls-fmp4.pcap
+timeout 600 python3 http-fixture.py ./hls-http-sll2.pcap ./mixed-interfaces.pcapng ./udp-ip-fragments.pcap ./vlan-qinq.pcap \
+    ./dash-vod.pcap ./hls-fmp4.pcap
 timeout 600 python3 rtp-fixture.py ./rtsp-*.pcapng ./rtp-loss-jitter.pcap ./rtp-udp-random-port.pcap ./sip-call.pcap
 ls -l ./*.pcap ./*.pcapng ./*.keys fixtures >&2

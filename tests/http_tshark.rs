@@ -136,3 +136,54 @@ fn ts_segments_media_time_equals_ffprobe() {
     }
     assert_eq!(n, 6, "every segment fetch (3 by curl, 3 by ffmpeg) read");
 }
+
+/// fMP4 segments of DASH (one connection per request: the init segment is found through the
+/// MPD's SegmentTemplate) and HLS (through EXT-X-MAP): per track the number of samples and the
+/// duration equal ffprobe's packets on init+segment exported by tshark, and the start times
+/// advance exactly as ffprobe's do (streamscope reports the tfdt decode time; ffprobe adds the
+/// init segment's edit-list offset, a constant per track).
+#[test]
+fn fmp4_segments_media_time_equals_ffprobe() {
+    let mut n = 0;
+    for cap in ["dash-vod.pcap", "hls-fmp4.pcap"] {
+        let fx: Value = serde_json::from_str(
+            &std::fs::read_to_string(root().join("samples/fixtures").join(format!("{cap}.ts.json"))).unwrap(),
+        )
+        .unwrap();
+        let rep = report(&root().join("samples").join(cap));
+        let us = |v: &Value| -> i64 {
+            let f = v.as_f64().or_else(|| v.as_str().and_then(|s| s.parse().ok())).unwrap();
+            (f * 1e6).round() as i64
+        };
+        // Per track type: (our start, ffprobe start) of the first segment seen, for offsets.
+        let mut first: std::collections::HashMap<String, (i64, i64)> = std::collections::HashMap::new();
+        let mut segs: Vec<&Value> = rep["http"].as_array().unwrap().iter().filter(|x| x["kind"] == "segment").collect();
+        segs.sort_by_key(|x| x["uri"].as_str().unwrap().to_string());
+        for x in segs {
+            let name = x["uri"].as_str().unwrap().trim_start_matches('/');
+            let seg = &fx["segments"][name];
+            for f in x["media"]["fragments"].as_array().unwrap() {
+                let kind = if f["type"] == "vide" { "video" } else { "audio" };
+                let s = seg["streams"].as_array().unwrap().iter().find(|s| s["type"] == kind).expect(kind);
+                assert_eq!(f["samples"].as_u64(), s["packets"].as_u64(), "{cap} {name} {kind} samples");
+                let ffprobe_dur = us(&s["end_time"]) - us(&s["start_time"]);
+                // The last segment's final AAC frame is trimmed in its trun (the real end of
+                // the media); ffprobe counts a whole frame there.
+                let last = name.ends_with("00003.m4s") || name == "f2.m4s";
+                if last && kind == "audio" {
+                    assert!(us(&f["duration_s"]) <= ffprobe_dur, "{cap} {name} {kind} duration");
+                } else {
+                    assert!((us(&f["duration_s"]) - ffprobe_dur).abs() <= 1, "{cap} {name} {kind} duration");
+                }
+                let (ours0, theirs0) =
+                    *first.entry(format!("{cap}{kind}")).or_insert((us(&f["start_s"]), us(&s["start_time"])));
+                assert!(
+                    ((us(&f["start_s"]) - ours0) - (us(&s["start_time"]) - theirs0)).abs() <= 1,
+                    "{cap} {name} {kind} start"
+                );
+                n += 1;
+            }
+        }
+    }
+    assert!(n >= 18, "{n}");
+}

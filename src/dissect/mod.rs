@@ -118,6 +118,39 @@ pub struct Signalled {
     pub flow_session: std::collections::HashMap<FlowId, String>,
     /// Session → capture time of its first media packet.
     pub first_media: std::collections::HashMap<String, Timestamp>,
+    /// Segment → init segment links learnt from playlists and manifests, across connections.
+    pub media: MediaIndex,
+}
+
+/// Which init segment a fragmented-MP4 media segment needs (HLS EXT-X-MAP, DASH
+/// SegmentTemplate), and the tracks of the init segments fetched so far, capture-wide: players
+/// often fetch them on different connections.
+#[derive(Debug, Default)]
+pub struct MediaIndex {
+    /// Init segment path → its tracks.
+    pub inits: std::collections::HashMap<String, Vec<http::fmp4::Track>>,
+    /// Media segment path → init segment path (HLS).
+    pub init_of: std::collections::HashMap<String, String>,
+    /// DASH templates: (media path before the number, after it, init path).
+    pub templates: Vec<(String, String, String)>,
+}
+
+impl MediaIndex {
+    /// Most entries kept in each table.
+    pub const CAP: usize = 100_000;
+
+    /// The tracks of the init segment a media segment path belongs to.
+    pub fn tracks_for(&self, path: &str) -> Option<&Vec<http::fmp4::Track>> {
+        if let Some(init) = self.init_of.get(path) {
+            return self.inits.get(init);
+        }
+        self.templates
+            .iter()
+            .find(|(pre, post, _)| {
+                path.starts_with(pre.as_str()) && path.ends_with(post.as_str()) && path.len() > pre.len() + post.len()
+            })
+            .and_then(|(_, _, init)| self.inits.get(init))
+    }
 }
 
 impl Signalled {

@@ -163,6 +163,20 @@ fn classify(uri: &str, content_type: Option<&str>, body: &[u8]) -> &'static str 
     "other"
 }
 
+/// The path of a URI (no query), with a relative reference resolved against `base`'s directory.
+fn resolve(base: &str, reference: &str) -> String {
+    let reference = reference.split(['?', '#']).next().unwrap_or("");
+    if let Some(rest) = reference.strip_prefix("http://").or_else(|| reference.strip_prefix("https://")) {
+        return rest.find('/').map_or("/".to_string(), |i| rest.get(i..).unwrap_or("/").to_string());
+    }
+    if reference.starts_with('/') {
+        return reference.to_string();
+    }
+    let base = base.split(['?', '#']).next().unwrap_or("");
+    let dir = base.rfind('/').map_or("/", |i| base.get(..=i).unwrap_or("/"));
+    format!("{dir}{reference}")
+}
+
 /// Decodes a gzip or deflate body (text bodies only; bounded).
 fn decoded(body: &[u8], encoding: Option<&str>) -> Vec<u8> {
     let mut out = Vec::new();
@@ -343,6 +357,18 @@ impl HttpDissector {
                 }
                 if x.kind == "playlist" {
                     if let Some(mut p) = hls::parse(&body, &x.uri) {
+                        // EXT-X-MAP: the init segment of the segments listed.
+                        if let Some(map) = p.get("map").and_then(Value::as_str) {
+                            let init = resolve(&x.uri, map);
+                            let idx = &mut ctx.signalled.media;
+                            for seg in p.get("segments").and_then(Value::as_array).into_iter().flatten() {
+                                if let (Some(u), true) =
+                                    (seg.get("uri").and_then(Value::as_str), idx.init_of.len() < super::MediaIndex::CAP)
+                                {
+                                    idx.init_of.insert(resolve(&x.uri, u), init.clone());
+                                }
+                            }
+                        }
                         if let Some(o) = p.as_object_mut() {
                             o.insert("flow".into(), json!(ctx.flow));
                             o.insert("ts".into(), x.response_end.map(json_ts).unwrap_or(Value::Null));
@@ -360,6 +386,30 @@ impl HttpDissector {
                 }
                 if x.kind == "manifest" {
                     if let Some(mut m) = dash::parse(&body, &x.uri) {
+                        // SegmentTemplate with $RepresentationID$ and $Number$: media → init.
+                        for set in m.get("adaptation_sets").and_then(Value::as_array).into_iter().flatten() {
+                            let t = &set["segment_template"];
+                            let (Some(media), Some(init)) = (t["media"].as_str(), t["initialization"].as_str()) else {
+                                continue;
+                            };
+                            for rep in set["representations"].as_array().into_iter().flatten() {
+                                let id = match &rep["id"] {
+                                    Value::String(s) => s.clone(),
+                                    other => other.to_string(),
+                                };
+                                let media = media.replace("$RepresentationID$", &id);
+                                let init = resolve(&x.uri, &init.replace("$RepresentationID$", &id));
+                                let Some(n) = media.find("$Number").or_else(|| media.find("$Time")) else { continue };
+                                let close =
+                                    media.get(n + 1..).and_then(|r| r.find('$')).map_or(media.len(), |c| n + 2 + c);
+                                let pre = resolve(&x.uri, media.get(..n).unwrap_or(""));
+                                let post = media.get(close..).unwrap_or("").to_string();
+                                let idx = &mut ctx.signalled.media;
+                                if idx.templates.len() < super::MediaIndex::CAP {
+                                    idx.templates.push((pre, post, init));
+                                }
+                            }
+                        }
                         if let Some(o) = m.as_object_mut() {
                             o.insert("flow".into(), json!(ctx.flow));
                             o.insert("ts".into(), x.response_end.map(json_ts).unwrap_or(Value::Null));
@@ -369,16 +419,23 @@ impl HttpDissector {
                         }
                     }
                 }
+                let path = resolve("/", &x.uri);
                 if x.kind == "init" {
                     let tracks = fmp4::init_tracks(&body);
                     if !tracks.is_empty() {
                         x.media = Some(json!({"container": "fmp4", "tracks": tracks.iter().map(|t| json!({
                             "id": t.id, "timescale": t.timescale, "type": String::from_utf8_lossy(&t.handler),
                         })).collect::<Vec<_>>()}));
+                        let idx = &mut ctx.signalled.media;
+                        if idx.inits.len() < super::MediaIndex::CAP {
+                            idx.inits.insert(path, tracks.clone());
+                        }
                         self.tracks = tracks;
                     }
                 } else if x.kind == "segment" && body.windows(4).take(4096).any(|w| w == b"moof") {
-                    x.media = Some(fmp4::summary(&body, &self.tracks));
+                    // The init segment the playlist or manifest names; else this connection's.
+                    let tracks = ctx.signalled.media.tracks_for(&path).unwrap_or(&self.tracks);
+                    x.media = Some(fmp4::summary(&body, tracks));
                 }
             }
         }

@@ -187,3 +187,43 @@ fn fmp4_segments_media_time_equals_ffprobe() {
     }
     assert!(n >= 18, "{n}");
 }
+
+/// The player view: each client's playlist fetches (as tshark counts its GETs), the rendition
+/// and EXTINF duration of each segment it fetched, whether it kept up, and no ABR switch with a
+/// single rendition.
+#[test]
+fn hls_players_from_the_exchanges() {
+    for cap in ["hls-http-sll2.pcap", "hls-fmp4.pcap"] {
+        let rep = report(&root().join("samples").join(cap));
+        let fx: Value = serde_json::from_str(
+            &std::fs::read_to_string(root().join("samples/fixtures").join(format!("{cap}.http.json"))).unwrap(),
+        )
+        .unwrap();
+        let gets = fx["messages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|m| m["kind"] == "request" && m["uri"].as_str().is_some_and(|u| u.ends_with(".m3u8")))
+            .count();
+        let players = rep["hls_players"].as_array().unwrap();
+        let fetched: u64 = players
+            .iter()
+            .flat_map(|p| p["playlists"].as_array().unwrap())
+            .map(|p| p["fetches"].as_u64().unwrap())
+            .sum();
+        assert_eq!(fetched as usize, gets, "{cap}");
+        let hls = &rep["hls"][0];
+        for p in players {
+            assert!(p["abr_switches"].as_array().unwrap().is_empty());
+            for s in p["segments"].as_array().unwrap() {
+                let name = s["uri"].as_str().unwrap().trim_start_matches('/');
+                let listed = hls["segments"].as_array().unwrap().iter().find(|x| x["uri"] == name).expect(name);
+                assert_eq!(s["duration_s"], listed["duration_s"], "{cap} {name}");
+                assert_eq!(s["rendition"].as_str().map(|r| r.ends_with(".m3u8")), Some(true));
+            }
+            if !p["segments"].as_array().unwrap().is_empty() {
+                assert_eq!(p["keeping_up"], true, "loopback downloads are far faster than real time");
+            }
+        }
+    }
+}

@@ -145,6 +145,10 @@ pub fn build(engine: &Engine, source: &SourceSummary) -> Value {
         }
         out.insert((*section).into(), Value::Array(v));
     }
+    let players = super::players::build(engine);
+    if !players.is_empty() {
+        out.insert("hls_players".into(), Value::Array(players));
+    }
     out.insert("latency".into(), engine.app.latency.to_json());
     Value::Object(out)
 }

@@ -2,6 +2,7 @@
 //! the number formats they share.
 
 pub mod json;
+pub mod players;
 pub mod text;
 
 use crate::time::Timestamp;

@@ -455,6 +455,14 @@ make_midstream() {
     timeout 60 editcap -F pcap rtmp-publish-play.pcapng tcp-midstream.pcap "1-$((cut - 1))"
 }
 
+# self_signed_cert DIR: DIR/cert.pem + DIR/key.pem, self-signed RSA-2048 for
+# CN=streamscope.test (throwaway test key, readable by the nginx worker).
+self_signed_cert() {
+    timeout 30 openssl req -x509 -newkey rsa:2048 -nodes -sha256 -days 30 -subj /CN=streamscope.test \
+        -keyout "$1/key.pem" -out "$1/cert.pem" 2>/dev/null
+    chmod 0644 "$1/key.pem"
+}
+
 # (i) rtmps-publish-keylog.pcapng / rtmps12-publish-keylog.pcapng: ffmpeg
 #     publishes over RTMPS (GnuTLS) with SSLKEYLOGFILE set; nginx's stream
 #     module terminates TLS on 127.0.0.1:1936 and proxies the plain RTMP to
@@ -465,9 +473,7 @@ make_rtmps() {
     log "$name.pcapng + $name.keys"
     local tdir="$WORK/tls-$name"
     mkdir -p "$tdir"
-    timeout 30 openssl req -x509 -newkey rsa:2048 -nodes -sha256 -days 30 -subj /CN=streamscope.test \
-        -keyout "$tdir/key.pem" -out "$tdir/cert.pem" 2>/dev/null
-    chmod 0644 "$tdir/key.pem"   # throwaway test key, read by the nginx worker
+    self_signed_cert "$tdir"
     local stream
     stream=$(cat <<EOF
 stream {
@@ -701,19 +707,68 @@ make_hlsfmp4() {
     cp "$out" hls-fmp4.pcap
 }
 
+# (q) hls-https-keylog.pcap + hls-https-keylog.keys: the VOD HLS of (c) served
+#     by nginx over HTTPS on 127.0.0.1:8444 (self-signed certificate for
+#     CN=streamscope.test; `ssl_protocols TLSv1.2 TLSv1.3;`, since nginx 1.22
+#     leaves TLS 1.3 off by default); one curl (OpenSSL, SSLKEYLOGFILE set,
+#     SNI streamscope.test via --resolve, ALPN http/1.1 only) fetches the
+#     playlist, then every segment on one keep-alive connection.
+make_https() {
+    local name=hls-https-keylog
+    log "$name.pcap + $name.keys"
+    local www="$WORK/https-www" tdir="$WORK/tls-https"
+    mkdir -p "$www" "$tdir"
+    (cd "$www" && "${FF[@]}" "${VSRC[@]}" "${ASRC[@]}" -t 3 "${VENC[@]}" "${AENC[@]}" \
+        -f hls -hls_time 1 -hls_playlist_type vod -hls_segment_filename 'x%d.ts' x.m3u8)
+    chmod -R a+rX "$www"
+    self_signed_cert "$tdir"
+    start_nginx https "$(HTTP_SERVER_EXTRA="ssl_certificate $tdir/cert.pem; ssl_certificate_key $tdir/key.pem; ssl_protocols TLSv1.2 TLSv1.3;" \
+        http_block "$www" '127.0.0.1:8444 ssl')"
+    wait_port 127.0.0.1 8444
+    local out="$WORK/$name.pcap" keys="$WORK/$name.keys"
+    capture_start https timeout 60 tcpdump -Z root -U --immediate-mode -B 65536 -n -i lo -w "$out" "tcp port 8444"
+    local base=https://streamscope.test:8444 seg
+    local urls=(-o /dev/null "$base/x.m3u8")
+    for seg in $(grep -v '^#' "$www/x.m3u8"); do
+        urls+=(-o /dev/null "$base/$seg")
+    done
+    SSLKEYLOGFILE="$keys" timeout 20 curl -sS --fail --insecure --http1.1 \
+        --resolve streamscope.test:8444:127.0.0.1 "${urls[@]}"
+    capture_stop
+    stop "$NGINX_PID"
+    [ -s "$keys" ] || { echo "curl wrote no TLS key log ($keys)" >&2; return 1; }
+    cp "$out" "$name.pcap"
+    cp "$keys" "$name.keys"
+}
+
 # ---------------------------------------------------------------------------
+# http_opts PORT: set HTTP_OPTS to the tshark options that decode HTTP on PORT:
+# `-d tcp.port==PORT,http`, or, if HTTP_KEYLOG names a TLS key log, TLS on PORT
+# decrypted with it (HTTP inside is then found by ALPN).
+http_opts() {
+    if [ -n "${HTTP_KEYLOG:-}" ]; then
+        HTTP_OPTS=(-d "tcp.port==$1,tls" -o "tls.keylog_file:$HTTP_KEYLOG")
+    else
+        HTTP_OPTS=(-d "tcp.port==$1,http")
+    fi
+}
+
 # http_responses FILE PORT: one line per HTTP response: status, Content-Type,
-# URI of its request, TCP stream.
+# URI of its request, TCP stream.  (HTTP_KEYLOG: see http_opts.)
 http_responses() {
-    timeout 60 tshark -r "$1" -n -d "tcp.port==$2,http" -Y http.response -T fields -E separator=' ' \
+    local HTTP_OPTS
+    http_opts "$2"
+    timeout 60 tshark -r "$1" -n "${HTTP_OPTS[@]}" -Y http.response -T fields -E separator=' ' \
         -e http.response.code -e http.content_type -e http.response_for.uri -e tcp.stream
 }
 
 # check_http FILE PORT STATUS-REGEX: every request is a GET with a response,
 # every status matches, and the Content-Type fits the file extension.
+# (HTTP_KEYLOG: see http_opts.)
 check_http() {
-    local f=$1 port=$2 ok=$3 req resp bad
-    req=$(timeout 60 tshark -r "$f" -n -d "tcp.port==$port,http" -Y http.request -T fields -e http.request.method)
+    local f=$1 port=$2 ok=$3 req resp bad HTTP_OPTS
+    http_opts "$port"
+    req=$(timeout 60 tshark -r "$f" -n "${HTTP_OPTS[@]}" -Y http.request -T fields -e http.request.method)
     resp=$(http_responses "$f" "$port")
     [ -n "$req" ] || { echo "$f: no HTTP requests" >&2; return 1; }
     bad=$(printf '%s\n' "$req" | grep -v '^GET$' || true)
@@ -743,7 +798,8 @@ check_all() {
              rtp-udp-random-port.pcap udp-ip-fragments.pcap vlan-qinq.pcap \
              mixed-interfaces.pcapng tcp-midstream.pcap rtmps-publish-keylog.pcapng \
              rtmps12-publish-keylog.pcapng rtsp-play-udp.pcapng rtsp-play-tcp-interleaved.pcapng \
-             rtsp-record.pcapng rtp-loss-jitter.pcap sip-call.pcap dash-vod.pcap hls-fmp4.pcap; do
+             rtsp-record.pcapng rtp-loss-jitter.pcap sip-call.pcap dash-vod.pcap hls-fmp4.pcap \
+             hls-https-keylog.pcap; do
         [ -f "$f" ] || continue
         log "check $f"
         timeout 60 capinfos -t -E -T -c -s "$f" | sed 's/^/   /' >&2 || true
@@ -779,6 +835,27 @@ check_all() {
                 { echo "$f: the first connection has $first of the $all URIs with 200" >&2; return 1; }
             n=$(http_responses "$f" 8091 | awk '{ print $4 }' | sort -u | wc -l)
             [ "$n" -ge 2 ] || { echo "$f: no second (ffmpeg) connection" >&2; return 1; } ;;
+        hls-https-*)
+            # one TLS connection: SNI streamscope.test, ALPN offered and chosen
+            # http/1.1; no HTTP without the key log; with it the playlist and
+            # every segment, all GET -> 200 on that connection
+            local keys=${f%.pcap}.keys v
+            [ -s "$keys" ] || { echo "$f: no key log $keys" >&2; return 1; }
+            v=$(timeout 60 tshark -r "$f" -n -Y 'tls.handshake.type == 1' -T fields -E separator=' ' \
+                -e tls.handshake.extensions_server_name -e tls.handshake.extensions_alpn_str)
+            [ "$v" = "streamscope.test http/1.1" ] ||
+                { echo "$f: expected 1 ClientHello with SNI streamscope.test and ALPN http/1.1, got '$v'" >&2; return 1; }
+            # decrypted, the server's EncryptedExtensions carries the chosen ALPN
+            v=$(timeout 60 tshark -r "$f" -n -o "tls.keylog_file:$keys" -Y 'tls.handshake.extensions_alpn_str' \
+                -T fields -e tls.handshake.extensions_alpn_str | tr '\n' ' ')
+            [ "$v" = "http/1.1 http/1.1 " ] ||
+                { echo "$f: ALPN not http/1.1 on both sides (ClientHello, EncryptedExtensions): '$v'" >&2; return 1; }
+            n=$(timeout 60 tshark -r "$f" -n -d tcp.port==8444,tls -Y http | wc -l)
+            [ "$n" -eq 0 ] || { echo "$f: $n frames decode as HTTP without the key log" >&2; return 1; }
+            HTTP_KEYLOG=$keys check_http "$f" 8444 '^200$' || return 1
+            HTTP_KEYLOG=$keys check_http_uris "$f" 8444 '/x\.m3u8$' 1 '/x[0-9]+\.ts$' 3 || return 1
+            n=$(HTTP_KEYLOG=$keys http_responses "$f" 8444 | awk '{ print $4 }' | sort -u | wc -l)
+            [ "$n" -eq 1 ] || { echo "$f: HTTP responses on $n connections, want 1" >&2; return 1; } ;;
         rtsp-*)
             # every RTSP method the capture is about, and RTP (UDP or $-interleaved)
             local want m
@@ -855,7 +932,7 @@ PY
     fi
 }
 
-ALL=(rtmp rtmp19350 hls rtp frag vlan mixed midstream rtmps rtmps12 rtsp rtsptcp rtsprec rtploss sip dash hlsfmp4)
+ALL=(rtmp rtmp19350 hls rtp frag vlan mixed midstream rtmps rtmps12 rtsp rtsptcp rtsprec rtploss sip dash hlsfmp4 https)
 if [ $# -eq 0 ]; then set -- "${ALL[@]}"; fi
 for what in "$@"; do
     case $what in
@@ -876,6 +953,7 @@ for what in "$@"; do
     sip) make_sip ;;
     dash) make_dash ;;
     hlsfmp4) make_hlsfmp4 ;;
+    https) make_https ;;
     *) echo "unknown sample '$what' (known: ${ALL[*]})" >&2; exit 2 ;;
     esac
 done
@@ -891,5 +969,6 @@ timeout 600 python3 tls-fixture.py ./rtmps*.pcapng
 timeout 600 python3 ts-fixture.py ./hls-http-sll2.pcap ./dash-vod.pcap ./hls-fmp4.pcap
 timeout 600 python3 http-fixture.py ./hls-http-sll2.pcap ./mixed-interfaces.pcapng ./udp-ip-fragments.pcap ./vlan-qinq.pcap \
     ./dash-vod.pcap ./hls-fmp4.pcap
+timeout 600 python3 http-fixture.py --keylog hls-https-keylog.keys ./hls-https-keylog.pcap
 timeout 600 python3 rtp-fixture.py ./rtsp-*.pcapng ./rtp-loss-jitter.pcap ./rtp-udp-random-port.pcap ./sip-call.pcap
 ls -l ./*.pcap ./*.pcapng ./*.keys fixtures >&2

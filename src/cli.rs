@@ -162,10 +162,19 @@ pub fn run(args: Args) -> i32 {
         }
         return 0;
     }
-    let format = args.report.unwrap_or(ReportFormat::Text);
-    if args.report.is_none() && std::io::stdout().is_terminal() && !args.quiet {
-        eprintln!("streamscope: the terminal UI is not available yet; printing the text report (use --report json|text or --events)");
+    if args.report.is_none() && std::io::stdout().is_terminal() && std::io::stdin().is_terminal() {
+        let name = args.file.clone().or_else(|| args.interface.clone()).unwrap_or_default();
+        let report = crate::report::json::build(&engine, &source);
+        let model = crate::tui::model::Model::new(&name, &report, engine.app.timeline.events());
+        return match crate::tui::run(model) {
+            Ok(()) => 0,
+            Err(e) => {
+                eprintln!("streamscope: the terminal UI failed: {e}");
+                EXIT_INPUT
+            }
+        };
     }
+    let format = args.report.unwrap_or(ReportFormat::Text);
     let out = match format {
         ReportFormat::Json => {
             let mut s = crate::report::json::build(&engine, &source).to_string();

@@ -20,6 +20,7 @@ pub mod report;
 pub mod session;
 pub mod time;
 pub mod timeline;
+pub mod tui;
 pub mod wire;
 
 pub use engine::{Config, Engine};

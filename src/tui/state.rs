@@ -1,0 +1,233 @@
+//! The UI's state and what each key does to it; no drawing, no terminal, so tests can drive
+//! it key by key.
+
+use super::model::{FlowRow, FlowSort, Model};
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+
+/// The views, in tab order (number keys 1–3).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Tab {
+    /// One row per flow.
+    Flows,
+    /// Events in capture order.
+    Timeline,
+    /// Latency summaries per protocol and metric.
+    Latency,
+}
+
+impl Tab {
+    /// All tabs in order.
+    pub const ALL: [Tab; 3] = [Tab::Flows, Tab::Timeline, Tab::Latency];
+    /// Title shown in the tab bar.
+    pub fn title(self) -> &'static str {
+        match self {
+            Tab::Flows => "1 Flows",
+            Tab::Timeline => "2 Timeline",
+            Tab::Latency => "3 Latency",
+        }
+    }
+    /// Position in the tab bar.
+    pub fn index(self) -> usize {
+        Tab::ALL.iter().position(|t| *t == self).unwrap_or(0)
+    }
+    fn shifted(self, by: usize) -> Tab {
+        Tab::ALL.get((self.index() + by) % Tab::ALL.len()).copied().unwrap_or(self)
+    }
+}
+
+/// What the loop should do after a key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    /// Redraw and keep going.
+    Continue,
+    /// Leave the UI.
+    Quit,
+}
+
+/// The UI state.
+#[derive(Debug, Clone)]
+pub struct State {
+    /// The data.
+    pub model: Model,
+    /// Current view.
+    pub tab: Tab,
+    /// Selected row per view (index into the visible rows).
+    pub selected: [usize; 3],
+    /// Flows sort order.
+    pub sort: FlowSort,
+    /// Text filter (`/`): rows whose text contains it, case-insensitive.
+    pub filter: String,
+    /// True while the filter is being typed.
+    pub editing_filter: bool,
+    /// Timeline limited to this flow (Enter on a flow; Esc clears).
+    pub flow_filter: Option<u64>,
+    /// Detail pane open on the Timeline (Enter on an event).
+    pub detail: bool,
+    /// Help overlay shown.
+    pub help: bool,
+    /// Rows per page, set by the last draw.
+    pub page: usize,
+}
+
+impl State {
+    /// A state showing `model`'s Flows view.
+    pub fn new(model: Model) -> State {
+        State {
+            model,
+            tab: Tab::Flows,
+            selected: [0; 3],
+            sort: FlowSort::Id,
+            filter: String::new(),
+            editing_filter: false,
+            flow_filter: None,
+            detail: false,
+            help: false,
+            page: 10,
+        }
+    }
+
+    fn matches(&self, text: &str) -> bool {
+        self.filter.is_empty() || text.to_lowercase().contains(&self.filter.to_lowercase())
+    }
+
+    /// Indices into `model.flows` of the visible flows, in display order.
+    pub fn visible_flows(&self) -> Vec<usize> {
+        let mut v: Vec<(usize, &FlowRow)> = self
+            .model
+            .flows
+            .iter()
+            .enumerate()
+            .filter(|(_, f)| {
+                self.matches(&format!("{} {} {} {} {}", f.id, f.protocol, f.transport, f.client, f.server))
+            })
+            .collect();
+        match self.sort {
+            FlowSort::Id => {}
+            FlowSort::Bytes => v.sort_by_key(|(_, f)| std::cmp::Reverse(f.bytes.0 + f.bytes.1)),
+            FlowSort::Packets => v.sort_by_key(|(_, f)| std::cmp::Reverse(f.packets.0 + f.packets.1)),
+            FlowSort::Duration => v.sort_by(|(_, a), (_, b)| b.duration_s.total_cmp(&a.duration_s)),
+            FlowSort::Protocol => v.sort_by(|(_, a), (_, b)| a.protocol.cmp(&b.protocol)),
+        }
+        v.into_iter().map(|(i, _)| i).collect()
+    }
+
+    /// Indices into `model.events` of the visible events.
+    pub fn visible_events(&self) -> Vec<usize> {
+        self.model
+            .events
+            .iter()
+            .enumerate()
+            .filter(|(_, e)| {
+                self.flow_filter.is_none_or(|f| e.flow == Some(f))
+                    && (self.filter.is_empty() || self.matches(&format!("{} {} {}", e.protocol, e.name, e.json)))
+            })
+            .map(|(i, _)| i)
+            .collect()
+    }
+
+    /// Indices into `model.latency` of the visible rows.
+    pub fn visible_latency(&self) -> Vec<usize> {
+        self.model
+            .latency
+            .iter()
+            .enumerate()
+            .filter(|(_, l)| self.matches(&format!("{} {}", l.protocol, l.metric)))
+            .map(|(i, _)| i)
+            .collect()
+    }
+
+    fn rows(&self) -> usize {
+        match self.tab {
+            Tab::Flows => self.visible_flows().len(),
+            Tab::Timeline => self.visible_events().len(),
+            Tab::Latency => self.visible_latency().len(),
+        }
+    }
+
+    /// The selected row of the current view, kept within the visible rows.
+    pub fn cursor(&self) -> usize {
+        self.selected.get(self.tab.index()).copied().unwrap_or(0).min(self.rows().saturating_sub(1))
+    }
+
+    fn move_cursor(&mut self, to: isize) {
+        let last = self.rows().saturating_sub(1) as isize;
+        if let Some(sel) = self.selected.get_mut(self.tab.index()) {
+            *sel = to.clamp(0, last.max(0)) as usize;
+        }
+    }
+
+    /// Applies one key.
+    pub fn on_key(&mut self, key: KeyEvent) -> Action {
+        if key.modifiers.contains(KeyModifiers::CONTROL) && key.code == KeyCode::Char('c') {
+            return Action::Quit;
+        }
+        if self.editing_filter {
+            match key.code {
+                KeyCode::Enter => self.editing_filter = false,
+                KeyCode::Esc => {
+                    self.editing_filter = false;
+                    self.filter.clear();
+                }
+                KeyCode::Backspace => {
+                    self.filter.pop();
+                }
+                KeyCode::Char(c) => self.filter.push(c),
+                _ => {}
+            }
+            self.selected = [0; 3];
+            return Action::Continue;
+        }
+        if self.help {
+            self.help = false;
+            return if key.code == KeyCode::Char('q') { Action::Quit } else { Action::Continue };
+        }
+        let cur = self.cursor() as isize;
+        let page = self.page.max(1) as isize;
+        match key.code {
+            KeyCode::Char('q') => return Action::Quit,
+            KeyCode::Char('?') => self.help = true,
+            KeyCode::Char('1') => self.tab = Tab::Flows,
+            KeyCode::Char('2') => self.tab = Tab::Timeline,
+            KeyCode::Char('3') => self.tab = Tab::Latency,
+            KeyCode::Tab => self.tab = self.tab.shifted(1),
+            KeyCode::BackTab => self.tab = self.tab.shifted(Tab::ALL.len() - 1),
+            KeyCode::Down | KeyCode::Char('j') => self.move_cursor(cur + 1),
+            KeyCode::Up | KeyCode::Char('k') => self.move_cursor(cur - 1),
+            KeyCode::PageDown => self.move_cursor(cur + page),
+            KeyCode::PageUp => self.move_cursor(cur - page),
+            KeyCode::Home | KeyCode::Char('g') => self.move_cursor(0),
+            KeyCode::End | KeyCode::Char('G') => self.move_cursor(isize::MAX),
+            KeyCode::Char('s') if self.tab == Tab::Flows => self.sort = self.sort.next(),
+            KeyCode::Char('/') => {
+                self.editing_filter = true;
+                self.filter.clear();
+            }
+            KeyCode::Enter => match self.tab {
+                Tab::Flows => {
+                    let id =
+                        self.visible_flows().get(self.cursor()).and_then(|&i| self.model.flows.get(i)).map(|f| f.id);
+                    if let Some(id) = id {
+                        self.flow_filter = Some(id);
+                        self.filter.clear();
+                        self.tab = Tab::Timeline;
+                        self.move_cursor(0);
+                    }
+                }
+                Tab::Timeline => self.detail = !self.visible_events().is_empty(),
+                Tab::Latency => {}
+            },
+            KeyCode::Esc => {
+                if self.detail {
+                    self.detail = false;
+                } else if self.flow_filter.is_some() {
+                    self.flow_filter = None;
+                    self.tab = Tab::Flows;
+                } else {
+                    self.filter.clear();
+                }
+            }
+            _ => {}
+        }
+        Action::Continue
+    }
+}

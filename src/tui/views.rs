@@ -1,0 +1,249 @@
+//! Drawing: one function per view plus the tab bar, status bar and help overlay. Reads the
+//! [`State`] only.
+
+use super::state::{State, Tab};
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::style::{Modifier, Style};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Borders, Cell, Clear, Paragraph, Row, Table, TableState, Tabs, Wrap};
+use ratatui::Frame;
+
+/// Every key the UI knows, for the help overlay and the README.
+pub const KEYS: &[(&str, &str)] = &[
+    ("1 2 3, Tab, Shift-Tab", "switch view (Flows, Timeline, Latency)"),
+    ("↑ ↓ / j k", "move the selection"),
+    ("PgUp PgDn, Home End / g G", "page, first, last"),
+    ("Enter", "Flows: show the flow's timeline; Timeline: show the event's fields"),
+    ("Esc", "close the detail, leave the flow's timeline, clear the filter"),
+    ("/", "filter rows by text (protocol, host, port, event); Enter keeps, Esc clears"),
+    ("s", "Flows: cycle the sort (first seen, bytes, packets, duration, protocol)"),
+    ("?", "this help"),
+    ("q, Ctrl-C", "quit"),
+];
+
+fn highlight(no_color: bool) -> Style {
+    if no_color {
+        Style::default().add_modifier(Modifier::REVERSED)
+    } else {
+        Style::default().add_modifier(Modifier::REVERSED | Modifier::BOLD)
+    }
+}
+
+/// Human byte count (B, KiB, MiB, GiB).
+pub fn bytes(n: u64) -> String {
+    const UNITS: [&str; 4] = ["B", "KiB", "MiB", "GiB"];
+    let mut v = n as f64;
+    let mut u = 0;
+    while v >= 1024.0 && u + 1 < UNITS.len() {
+        v /= 1024.0;
+        u += 1;
+    }
+    if u == 0 {
+        format!("{n} B")
+    } else {
+        format!("{v:.1} {}", UNITS.get(u).unwrap_or(&"GiB"))
+    }
+}
+
+/// Draws the whole screen.
+pub fn draw(frame: &mut Frame, st: &mut State, no_color: bool) {
+    let [tabs, body, status] =
+        Layout::vertical([Constraint::Length(1), Constraint::Min(3), Constraint::Length(1)]).areas(frame.area());
+    let sel = Tab::ALL.iter().position(|t| *t == st.tab).unwrap_or(0);
+    frame.render_widget(
+        Tabs::new(Tab::ALL.iter().map(|t| t.title())).select(sel).highlight_style(highlight(no_color)),
+        tabs,
+    );
+    // Table header and borders take three rows.
+    st.page = usize::from(body.height.saturating_sub(3)).max(1);
+    match st.tab {
+        Tab::Flows => flows(frame, st, body, no_color),
+        Tab::Timeline => timeline(frame, st, body, no_color),
+        Tab::Latency => latency(frame, st, body, no_color),
+    }
+    status_bar(frame, st, status);
+    if st.help {
+        help(frame, frame.area());
+    }
+}
+
+fn table_state(st: &State) -> TableState {
+    TableState::default().with_selected(Some(st.cursor()))
+}
+
+fn flows(frame: &mut Frame, st: &State, area: Rect, no_color: bool) {
+    let rows: Vec<Row> = st
+        .visible_flows()
+        .into_iter()
+        .filter_map(|i| st.model.flows.get(i))
+        .map(|f| {
+            Row::new(vec![
+                Cell::from(f.id.to_string()),
+                Cell::from(f.protocol.clone()),
+                Cell::from(f.transport.clone()),
+                Cell::from(format!("{} → {}", f.client, f.server)),
+                Cell::from(format!("{}/{}", f.packets.0, f.packets.1)),
+                Cell::from(format!("{}/{}", bytes(f.bytes.0), bytes(f.bytes.1))),
+                Cell::from(format!("{:.3}", f.duration_s)),
+                Cell::from(if f.anomalies > 0 { format!("!{}", f.anomalies) } else { String::new() }),
+            ])
+        })
+        .collect();
+    let widths = [
+        Constraint::Length(5),
+        Constraint::Length(9),
+        Constraint::Length(4),
+        Constraint::Min(24),
+        Constraint::Length(11),
+        Constraint::Length(19),
+        Constraint::Length(8),
+        Constraint::Length(3),
+    ];
+    let header = Row::new(["id", "protocol", "l4", "client → server", "pkts c/s", "bytes c/s", "dur s", "!"])
+        .style(Style::default().add_modifier(Modifier::BOLD));
+    let title = format!(" Flows ({}) sorted by {} ", st.visible_flows().len(), st.sort.label());
+    let table = Table::new(rows, widths)
+        .header(header)
+        .block(Block::default().borders(Borders::ALL).title(title))
+        .row_highlight_style(highlight(no_color));
+    frame.render_stateful_widget(table, area, &mut table_state(st));
+}
+
+fn timeline(frame: &mut Frame, st: &State, area: Rect, no_color: bool) {
+    let visible = st.visible_events();
+    let (list_area, detail_area) = if st.detail {
+        let [a, b] = Layout::horizontal([Constraint::Percentage(50), Constraint::Percentage(50)]).areas(area);
+        (a, Some(b))
+    } else {
+        (area, None)
+    };
+    let rows: Vec<Row> = visible
+        .iter()
+        .filter_map(|&i| st.model.events.get(i))
+        .map(|e| {
+            // Sequence view: the arrow points from the side that sent.
+            let arrow = match e.dir {
+                "c2s" => "client ──▶ server",
+                "s2c" => "client ◀── server",
+                _ => "",
+            };
+            Row::new(vec![
+                Cell::from(format!("{:.6}", e.rel_s)),
+                Cell::from(e.flow.map(|f| f.to_string()).unwrap_or_default()),
+                Cell::from(e.protocol.clone()),
+                Cell::from(arrow),
+                Cell::from(e.name.clone()),
+                Cell::from(e.latency_ms.map(|l| format!("{l:.3} ms")).unwrap_or_default()),
+            ])
+        })
+        .collect();
+    let widths = [
+        Constraint::Length(12),
+        Constraint::Length(5),
+        Constraint::Length(7),
+        Constraint::Length(17),
+        Constraint::Min(16),
+        Constraint::Length(12),
+    ];
+    let header = Row::new(["time s", "flow", "proto", "direction", "event", "latency"])
+        .style(Style::default().add_modifier(Modifier::BOLD));
+    let scope = st.flow_filter.map(|f| format!(" of flow {f}")).unwrap_or_default();
+    let mut title = format!(" Timeline{scope} ({} events) ", visible.len());
+    if st.model.events_dropped > 0 {
+        title.push_str(&format!("· {} not kept (--max-events) ", st.model.events_dropped));
+    }
+    let table = Table::new(rows, widths)
+        .header(header)
+        .block(Block::default().borders(Borders::ALL).title(title))
+        .row_highlight_style(highlight(no_color));
+    frame.render_stateful_widget(table, list_area, &mut table_state(st));
+    let selected = visible.get(st.cursor()).and_then(|&i| st.model.events.get(i));
+    if let (Some(area), Some(e)) = (detail_area, selected) {
+        let text = serde_json::to_string_pretty(&e.json).unwrap_or_default();
+        let p = Paragraph::new(text)
+            .wrap(Wrap { trim: false })
+            .block(Block::default().borders(Borders::ALL).title(" Event fields (Esc closes) "));
+        frame.render_widget(p, area);
+    }
+}
+
+fn latency(frame: &mut Frame, st: &State, area: Rect, no_color: bool) {
+    let rows: Vec<Row> = st
+        .visible_latency()
+        .into_iter()
+        .filter_map(|i| st.model.latency.get(i))
+        .map(|l| {
+            Row::new(vec![
+                Cell::from(l.protocol.clone()),
+                Cell::from(l.metric.clone()),
+                Cell::from(l.count.to_string()),
+                Cell::from(format!("{:.3}", l.min)),
+                Cell::from(format!("{:.3}", l.median)),
+                Cell::from(format!("{:.3}", l.p95)),
+                Cell::from(format!("{:.3}", l.max)),
+                Cell::from(spread(l.min, l.median, l.p95, l.max)),
+            ])
+        })
+        .collect();
+    let widths = [
+        Constraint::Length(8),
+        Constraint::Min(22),
+        Constraint::Length(6),
+        Constraint::Length(10),
+        Constraint::Length(10),
+        Constraint::Length(10),
+        Constraint::Length(10),
+        Constraint::Length(12),
+    ];
+    let header = Row::new(["protocol", "metric", "n", "min ms", "median", "p95", "max", "min…max"])
+        .style(Style::default().add_modifier(Modifier::BOLD));
+    let table = Table::new(rows, widths)
+        .header(header)
+        .block(Block::default().borders(Borders::ALL).title(" Latency "))
+        .row_highlight_style(highlight(no_color));
+    frame.render_stateful_widget(table, area, &mut table_state(st));
+}
+
+/// A 10-cell bar from min to max with the median (`|`) and p95 (`^`) marked.
+pub fn spread(min: f64, median: f64, p95: f64, max: f64) -> String {
+    const W: usize = 10;
+    let mut cells = vec!['─'; W];
+    let span = max - min;
+    let at = |v: f64| if span > 0.0 { (((v - min) / span) * (W - 1) as f64).round() as usize } else { 0 };
+    for (v, mark) in [(p95, '^'), (median, '|')] {
+        if let Some(c) = cells.get_mut(at(v).min(W - 1)) {
+            *c = mark;
+        }
+    }
+    cells.into_iter().collect()
+}
+
+fn status_bar(frame: &mut Frame, st: &State, area: Rect) {
+    let m = &st.model;
+    let mut spans = vec![Span::raw(format!(
+        " {} · {} packets · {} flows · {} malformed",
+        m.source,
+        m.packets,
+        m.flows.len(),
+        m.malformed
+    ))];
+    if st.editing_filter {
+        spans.push(Span::raw(format!(" · filter: {}▏", st.filter)));
+    } else if !st.filter.is_empty() {
+        spans.push(Span::raw(format!(" · filter: {}", st.filter)));
+    }
+    spans.push(Span::raw(" · ? help, q quit"));
+    frame.render_widget(Paragraph::new(Line::from(spans)), area);
+}
+
+fn help(frame: &mut Frame, area: Rect) {
+    let w = area.width.min(78);
+    let h = (KEYS.len() as u16 + 2).min(area.height);
+    let r = Rect { x: area.x + (area.width - w) / 2, y: area.y + (area.height - h) / 2, width: w, height: h };
+    let lines: Vec<Line> = KEYS.iter().map(|(k, what)| Line::from(format!("{k:<26} {what}"))).collect();
+    frame.render_widget(Clear, r);
+    frame.render_widget(
+        Paragraph::new(lines).block(Block::default().borders(Borders::ALL).title(" Keys (any key closes) ")),
+        r,
+    );
+}

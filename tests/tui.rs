@@ -1,0 +1,194 @@
+//! The terminal UI rendered to ratatui's TestBackend on real samples, driven key by key, and
+//! (when tmux is installed) the real binary in a tmux pane.
+
+mod common;
+
+use common::{analyse, root};
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use ratatui::backend::TestBackend;
+use ratatui::Terminal;
+use streamscope::tui::model::Model;
+use streamscope::tui::state::{Action, State, Tab};
+use streamscope::tui::views;
+use streamscope::Config;
+
+fn model(sample: &str) -> (Model, serde_json::Value) {
+    let path = root().join("samples").join(sample);
+    let (engine, summary) = analyse(&path, Config::default());
+    let report = streamscope::report::json::build(&engine, &summary);
+    (Model::new(sample, &report, engine.app.timeline.events()), report)
+}
+
+fn screen(st: &mut State, w: u16, h: u16) -> String {
+    let mut term = Terminal::new(TestBackend::new(w, h)).unwrap();
+    term.draw(|f| views::draw(f, st, false)).unwrap();
+    let buf = term.backend().buffer().clone();
+    let mut out = String::new();
+    for y in 0..buf.area.height {
+        for x in 0..buf.area.width {
+            out.push_str(buf[(x, y)].symbol());
+        }
+        out.push('\n');
+    }
+    out
+}
+
+fn key(st: &mut State, code: KeyCode) -> Action {
+    st.on_key(KeyEvent::new(code, KeyModifiers::NONE))
+}
+
+#[test]
+fn flows_view_lists_every_flow_of_the_report() {
+    let (m, report) = model("rtmp-publish-play.pcapng");
+    let mut st = State::new(m);
+    let text = screen(&mut st, 140, 30);
+    let flows = report["flows"].as_array().unwrap();
+    assert!(!flows.is_empty());
+    assert!(text.contains(&format!("Flows ({})", flows.len())), "{text}");
+    for f in flows {
+        let line = text.lines().find(|l| l.contains(f["client"].as_str().unwrap())).unwrap_or_else(|| panic!("{text}"));
+        assert!(line.contains(f["protocol"].as_str().unwrap()), "{line}");
+        assert!(line.contains(f["server"].as_str().unwrap()), "{line}");
+        assert!(line.contains(&format!("{}/{}", f["packets_c2s"], f["packets_s2c"])), "{line}");
+    }
+    assert!(text.contains(&format!("{} packets", report["capture"]["packets"])), "{text}");
+}
+
+#[test]
+fn latency_view_shows_each_metric_of_the_report() {
+    let (m, report) = model("rtmp-publish-play.pcapng");
+    let mut st = State::new(m);
+    key(&mut st, KeyCode::Char('3'));
+    assert_eq!(st.tab, Tab::Latency);
+    let text = screen(&mut st, 120, 40);
+    let mut n = 0;
+    for (proto, metrics) in report["latency"].as_object().unwrap() {
+        for (metric, v) in metrics.as_object().unwrap() {
+            let line = text
+                .lines()
+                .find(|l| l.contains(&format!("{proto:<8} {metric} ")))
+                .unwrap_or_else(|| panic!("{proto} {metric}\n{text}"));
+            let median = format!("{:.3}", v["median"].as_f64().unwrap());
+            assert!(line.contains(&median) && line.contains(&format!(" {} ", v["count"])), "{line}");
+            n += 1;
+        }
+    }
+    assert!(n >= 5, "{n} metrics");
+}
+
+#[test]
+fn enter_on_a_flow_shows_its_timeline_and_the_event_fields() {
+    let (m, _) = model("rtmp-publish-play.pcapng");
+    let mut st = State::new(m);
+    key(&mut st, KeyCode::Char('j'));
+    let flow = st.model.flows[st.visible_flows()[1]].id;
+    key(&mut st, KeyCode::Enter);
+    assert_eq!((st.tab, st.flow_filter), (Tab::Timeline, Some(flow)));
+    let visible = st.visible_events();
+    assert!(!visible.is_empty());
+    assert!(visible.iter().all(|&i| st.model.events[i].flow == Some(flow)));
+    assert_eq!(visible.len(), st.model.events.iter().filter(|e| e.flow == Some(flow)).count());
+    let text = screen(&mut st, 140, 40);
+    assert!(text.contains(&format!("Timeline of flow {flow} ({} events)", visible.len())), "{text}");
+    assert!(text.contains("rtmp.handshake.c0c1") && text.contains("client ──▶ server"), "{text}");
+    // The connect's _result carries its latency, in the row and in the detail pane.
+    let reply = visible
+        .iter()
+        .position(|&i| st.model.events[i].name == "rtmp.command._result" && st.model.events[i].latency_ms.is_some())
+        .unwrap();
+    for _ in 0..reply {
+        key(&mut st, KeyCode::Down);
+    }
+    key(&mut st, KeyCode::Enter);
+    assert!(st.detail);
+    let text = screen(&mut st, 160, 50);
+    assert!(text.contains("Event fields") && text.contains("\"latency_ms\""), "{text}");
+    key(&mut st, KeyCode::Esc);
+    key(&mut st, KeyCode::Esc);
+    assert_eq!((st.tab, st.flow_filter, st.detail), (Tab::Flows, None, false));
+}
+
+#[test]
+fn filter_sort_help_and_quit() {
+    let (m, _) = model("rtsp-play-udp.pcapng");
+    let mut st = State::new(m);
+    let all = st.visible_flows().len();
+    assert!(all >= 3, "{all}");
+    key(&mut st, KeyCode::Char('/'));
+    for c in "rtsp".chars() {
+        key(&mut st, KeyCode::Char(c));
+    }
+    key(&mut st, KeyCode::Enter);
+    let rtsp = st.visible_flows();
+    assert!(!rtsp.is_empty() && rtsp.len() < all);
+    assert!(rtsp.iter().all(|&i| st.model.flows[i].protocol == "rtsp"));
+    assert!(screen(&mut st, 100, 24).contains("filter: rtsp"));
+    key(&mut st, KeyCode::Esc);
+    assert_eq!(st.visible_flows().len(), all);
+    key(&mut st, KeyCode::Char('s'));
+    let by_bytes: Vec<u64> =
+        st.visible_flows().iter().map(|&i| st.model.flows[i].bytes.0 + st.model.flows[i].bytes.1).collect();
+    assert!(by_bytes.windows(2).all(|w| w[0] >= w[1]), "{by_bytes:?}");
+    key(&mut st, KeyCode::Char('?'));
+    assert!(screen(&mut st, 100, 24).contains("Keys (any key closes)"));
+    assert_eq!(key(&mut st, KeyCode::Char('x')), Action::Continue);
+    assert!(!st.help);
+    key(&mut st, KeyCode::End);
+    assert_eq!(st.cursor(), all - 1);
+    assert_eq!(key(&mut st, KeyCode::Char('q')), Action::Quit);
+    assert_eq!(st.on_key(KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL)), Action::Quit);
+}
+
+#[test]
+fn every_view_draws_at_any_size() {
+    let (m, _) = model("hls-http-sll2.pcap");
+    let mut st = State::new(m);
+    for tab in ['1', '2', '3'] {
+        key(&mut st, KeyCode::Char(tab));
+        key(&mut st, KeyCode::Enter);
+        for (w, h) in [(80, 24), (20, 5), (1, 1), (300, 100)] {
+            let text = screen(&mut st, w, h);
+            assert_eq!(text.lines().count(), usize::from(h));
+        }
+    }
+}
+
+/// The real binary in a tmux pane: open a sample, switch views, drill down, quit, and the
+/// shell gets its terminal back.
+#[test]
+fn binary_in_tmux() {
+    use std::process::Command;
+    if Command::new("tmux").arg("-V").output().is_err() {
+        eprintln!("skipped: tmux is not installed");
+        return;
+    }
+    let bin = env!("CARGO_BIN_EXE_streamscope");
+    let sample = root().join("samples/rtmp-publish-play.pcapng");
+    let name = format!("streamscope-test-{}", std::process::id());
+    let tmux = |args: &[&str]| Command::new("tmux").args(args).output().unwrap();
+    let cmd = format!("{bin} {} ; echo EXITED $?; sleep 30", sample.display());
+    let out = tmux(&["new-session", "-d", "-s", &name, "-x", "120", "-y", "30", &cmd]);
+    assert!(out.status.success(), "{out:?}");
+    let pane = |want: &str| {
+        for _ in 0..100 {
+            let o = tmux(&["capture-pane", "-p", "-t", &name]);
+            let s = String::from_utf8_lossy(&o.stdout).to_string();
+            if s.contains(want) {
+                return s;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        let s = String::from_utf8_lossy(&tmux(&["capture-pane", "-p", "-t", &name]).stdout).to_string();
+        tmux(&["kill-session", "-t", &name]);
+        panic!("{want:?} never appeared:\n{s}");
+    };
+    pane("Flows (2)");
+    tmux(&["send-keys", "-t", &name, "Enter"]);
+    pane("Timeline of flow 0");
+    tmux(&["send-keys", "-t", &name, "3"]);
+    pane("connect_ms");
+    tmux(&["send-keys", "-t", &name, "q"]);
+    let s = pane("EXITED 0");
+    tmux(&["kill-session", "-t", &name]);
+    assert!(!s.contains("Latency ─"), "the UI is still on screen:\n{s}");
+}

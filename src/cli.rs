@@ -20,7 +20,7 @@ pub enum ReportFormat {
 }
 
 /// streamscope: see what streaming protocols really do on the wire.
-#[derive(Debug, Parser)]
+#[derive(Debug, Clone, Parser)]
 #[command(name = "streamscope", version, about, long_about = None)]
 pub struct Args {
     /// A pcap or pcapng file to read (`-` for standard input).
@@ -122,6 +122,15 @@ pub fn run(args: Args) -> i32 {
     } else {
         Engine::new(cfg)
     };
+    let ui = args.report.is_none()
+        && !args.events
+        && args.file.as_deref() != Some("-")
+        && (args.file.is_some() || args.interface.is_some())
+        && std::io::stdout().is_terminal()
+        && std::io::stdin().is_terminal();
+    if ui {
+        return run_ui(&args, engine, stop);
+    }
     let limit = args.count;
     let progress = !args.quiet && std::io::stderr().is_terminal();
     let mut reporter = Progress::new(progress, args.file.as_deref());
@@ -162,18 +171,6 @@ pub fn run(args: Args) -> i32 {
         }
         return 0;
     }
-    if args.report.is_none() && std::io::stdout().is_terminal() && std::io::stdin().is_terminal() {
-        let name = args.file.clone().or_else(|| args.interface.clone()).unwrap_or_default();
-        let report = crate::report::json::build(&engine, &source);
-        let model = crate::tui::model::Model::new(&name, &report, engine.app.timeline.events());
-        return match crate::tui::run(model) {
-            Ok(()) => 0,
-            Err(e) => {
-                eprintln!("streamscope: the terminal UI failed: {e}");
-                EXIT_INPUT
-            }
-        };
-    }
     let format = args.report.unwrap_or(ReportFormat::Text);
     let out = match format {
         ReportFormat::Json => {
@@ -189,8 +186,24 @@ pub fn run(args: Args) -> i32 {
     0
 }
 
+/// Opens the terminal UI while the engine reads the source on another thread.
+fn run_ui(args: &Args, engine: Engine, stop: Arc<AtomicBool>) -> i32 {
+    let name = args.file.clone().or_else(|| args.interface.clone()).unwrap_or_default();
+    let mut feed = crate::engine_feed::EngineFeed::start(args, engine, stop);
+    let model = crate::tui::model::Model { source: name, ..Default::default() };
+    let result = crate::tui::run(model, &mut feed);
+    feed.stop();
+    match result {
+        Ok(()) => 0,
+        Err(e) => {
+            eprintln!("streamscope: {e}");
+            EXIT_INPUT
+        }
+    }
+}
+
 #[cfg(feature = "live")]
-fn live(
+pub(crate) fn live(
     args: &Args,
     iface: &str,
     stop: Arc<AtomicBool>,
@@ -209,7 +222,7 @@ fn live(
 }
 
 #[cfg(not(feature = "live"))]
-fn live(
+pub(crate) fn live(
     _args: &Args,
     _iface: &str,
     _stop: Arc<AtomicBool>,

@@ -15,6 +15,7 @@ pub mod capture;
 pub mod cli;
 pub mod dissect;
 pub mod engine;
+pub mod engine_feed;
 pub mod flow;
 pub mod report;
 pub mod session;

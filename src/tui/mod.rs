@@ -1,6 +1,6 @@
-//! The terminal UI (ratatui + crossterm): Flows, Timeline and Latency views over a finished
-//! analysis. It reads the JSON report and the kept events ([`model::Model`]) and knows
-//! nothing of packets or parsers.
+//! The terminal UI (ratatui + crossterm): Flows, Timeline and Latency views. It reads the
+//! JSON report and the kept events through a [`Feed`] and knows nothing of packets or
+//! parsers; the feed fills the model while a file is read or a live capture runs.
 
 pub mod model;
 pub mod state;
@@ -25,9 +25,25 @@ fn restore() {
     let _ = execute!(io::stdout(), LeaveAlternateScreen, crossterm::event::DisableMouseCapture);
 }
 
-/// Runs the UI on `model` until the user quits. The terminal is restored on every way out,
-/// including a panic.
-pub fn run(model: model::Model) -> io::Result<()> {
+/// Where the UI gets its data while it runs.
+pub trait Feed {
+    /// Brings `model` up to date (called between redraws, at most a few times a second).
+    /// An error (e.g. the file is not a capture) closes the UI and is returned by [`run`].
+    fn refresh(&mut self, model: &mut model::Model) -> Result<(), String>;
+}
+
+/// A feed that never changes: the model as given.
+pub struct Fixed;
+
+impl Feed for Fixed {
+    fn refresh(&mut self, _: &mut model::Model) -> Result<(), String> {
+        Ok(())
+    }
+}
+
+/// Runs the UI until the user quits, refreshing the model from `feed`. The terminal is
+/// restored on every way out, including a panic.
+pub fn run(model: model::Model, feed: &mut dyn Feed) -> io::Result<()> {
     enable_raw_mode()?;
     if let Err(e) = execute!(io::stdout(), EnterAlternateScreen, crossterm::event::EnableMouseCapture) {
         restore();
@@ -38,16 +54,17 @@ pub fn run(model: model::Model) -> io::Result<()> {
         restore();
         previous(info);
     }));
-    let result = event_loop(State::new(model));
+    let result = event_loop(State::new(model), feed);
     restore();
     let _ = std::panic::take_hook();
     result
 }
 
-fn event_loop(mut st: State) -> io::Result<()> {
+fn event_loop(mut st: State, feed: &mut dyn Feed) -> io::Result<()> {
     let mut term = Terminal::new(CrosstermBackend::new(io::stdout()))?;
     let no_color = no_color();
     loop {
+        feed.refresh(&mut st.model).map_err(io::Error::other)?;
         term.draw(|f| views::draw(f, &mut st, no_color))?;
         // Redraw at a steady rate even without input (resizes arrive as events too).
         if !event::poll(Duration::from_millis(250))? {

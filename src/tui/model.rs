@@ -120,6 +120,8 @@ pub struct Model {
     pub latency: Vec<LatencyRow>,
     /// Events in capture order.
     pub events: Vec<EventRow>,
+    /// Where the source is: `reading ~42%`, `capturing`, `done`…
+    pub progress: String,
 }
 
 fn u(v: &Value) -> u64 {
@@ -137,9 +139,17 @@ fn s(v: &Value) -> String {
 impl Model {
     /// Builds the model from a JSON report (`report::json::build`) and the kept events.
     pub fn new(source: &str, report: &Value, events: &[Event]) -> Model {
+        let mut m = Model { source: source.to_string(), ..Model::default() };
+        m.update(report, events);
+        m
+    }
+
+    /// Replaces the flows, latency and counters with `report`'s and appends `new_events`
+    /// (the events kept since the last update).
+    pub fn update(&mut self, report: &Value, new_events: &[Event]) {
         let cap = &report["capture"];
         let first = cap["first_ts"].as_f64().unwrap_or(0.0);
-        let flows = report["flows"]
+        self.flows = report["flows"]
             .as_array()
             .map(|a| {
                 a.iter()
@@ -173,30 +183,22 @@ impl Model {
                 }
             }
         }
-        let events = events
-            .iter()
-            .map(|e| EventRow {
-                rel_s: (e.ts.0 as f64 / 1e9 - first).max(0.0),
-                flow: e.flow.map(u64::from),
-                protocol: e.protocol.to_string(),
-                name: e.name.to_string(),
-                dir: match e.dir {
-                    Some(crate::flow::Direction::C2S) => "c2s",
-                    Some(crate::flow::Direction::S2C) => "s2c",
-                    None => "",
-                },
-                latency_ms: e.latency_ms,
-                json: e.to_json(),
-            })
-            .collect();
-        Model {
-            source: source.to_string(),
-            packets: u(&cap["packets"]),
-            malformed: u(&cap["malformed"]) + u(&cap["truncated"]),
-            events_dropped: u(&cap["events_dropped"]),
-            flows,
-            latency,
-            events,
-        }
+        self.latency = latency;
+        self.events.extend(new_events.iter().map(|e| EventRow {
+            rel_s: (e.ts.0 as f64 / 1e9 - first).max(0.0),
+            flow: e.flow.map(u64::from),
+            protocol: e.protocol.to_string(),
+            name: e.name.to_string(),
+            dir: match e.dir {
+                Some(crate::flow::Direction::C2S) => "c2s",
+                Some(crate::flow::Direction::S2C) => "s2c",
+                None => "",
+            },
+            latency_ms: e.latency_ms,
+            json: e.to_json(),
+        }));
+        self.packets = u(&cap["packets"]);
+        self.malformed = u(&cap["malformed"]) + u(&cap["truncated"]);
+        self.events_dropped = u(&cap["events_dropped"]);
     }
 }

@@ -221,8 +221,9 @@ pub fn spread(min: f64, median: f64, p95: f64, max: f64) -> String {
 fn status_bar(frame: &mut Frame, st: &State, area: Rect) {
     let m = &st.model;
     let mut spans = vec![Span::raw(format!(
-        " {} · {} packets · {} flows · {} malformed",
+        " {}{} · {} packets · {} flows · {} malformed",
         m.source,
+        if m.progress.is_empty() { String::new() } else { format!(" ({})", m.progress) },
         m.packets,
         m.flows.len(),
         m.malformed

@@ -1,0 +1,136 @@
+//! Runs the analysis on its own thread and feeds the terminal UI: the reader (file or live
+//! capture) processes packets under a lock; between redraws the UI takes the lock briefly
+//! to build the report and copy the events kept since its last look.
+
+use crate::capture::{self, RawPacket, SourceSummary};
+use crate::cli::Args;
+use crate::engine::Engine;
+use crate::tui::model::Model;
+use crate::tui::Feed;
+use std::ops::ControlFlow;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+/// How the reader ended: its summary, or the error that stopped it.
+type Outcome = Option<Result<SourceSummary, String>>;
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// The engine being fed by a reader thread.
+pub struct EngineFeed {
+    engine: Arc<Mutex<Engine>>,
+    /// Set by the UI while it waits for the engine, so the reader steps aside (a plain
+    /// mutex would let the reader take it back packet after packet).
+    ui_waiting: Arc<AtomicBool>,
+    outcome: Arc<Mutex<Outcome>>,
+    stop: Arc<AtomicBool>,
+    reader: Option<JoinHandle<()>>,
+    file_size: Option<u64>,
+    live: bool,
+    last: Option<Instant>,
+    final_seen: bool,
+}
+
+impl EngineFeed {
+    /// Starts reading `args`' file or interface into `engine` on a new thread.
+    pub fn start(args: &Args, engine: Engine, stop: Arc<AtomicBool>) -> EngineFeed {
+        let engine = Arc::new(Mutex::new(engine));
+        let outcome: Arc<Mutex<Outcome>> = Arc::new(Mutex::new(None));
+        let file_size = args.file.as_ref().and_then(|p| std::fs::metadata(p).ok()).map(|m| m.len());
+        let ui_waiting = Arc::new(AtomicBool::new(false));
+        let reader = {
+            let (engine, outcome, stop, args) = (engine.clone(), outcome.clone(), stop.clone(), args.clone());
+            let ui_waiting = ui_waiting.clone();
+            std::thread::spawn(move || {
+                let limit = args.count;
+                let on_packet = |p: &RawPacket<'_>| {
+                    let mut e = lock(&engine);
+                    e.process(p);
+                    let enough = limit.is_some_and(|n| e.capture.packets >= n);
+                    if ui_waiting.load(Ordering::Relaxed) {
+                        drop(e);
+                        while ui_waiting.load(Ordering::Relaxed) && !stop.load(Ordering::Relaxed) {
+                            std::thread::yield_now();
+                        }
+                    }
+                    if stop.load(Ordering::Relaxed) || enough {
+                        ControlFlow::Break(())
+                    } else {
+                        ControlFlow::Continue(())
+                    }
+                };
+                let result = match (&args.file, &args.interface) {
+                    (Some(path), _) => capture::file::read_path(path, on_packet),
+                    (None, Some(iface)) => crate::cli::live(&args, iface, stop.clone(), on_packet),
+                    (None, None) => Err(capture::CaptureError::Io("no capture source".into())),
+                };
+                lock(&engine).finish();
+                *lock(&outcome) = Some(result.map_err(|e| e.to_string()));
+            })
+        };
+        EngineFeed {
+            engine,
+            ui_waiting,
+            outcome,
+            stop,
+            reader: Some(reader),
+            file_size,
+            live: args.file.is_none(),
+            last: None,
+            final_seen: false,
+        }
+    }
+
+    /// Stops the reader and waits for it.
+    pub fn stop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        if let Some(r) = self.reader.take() {
+            let _ = r.join();
+        }
+    }
+}
+
+impl Feed for EngineFeed {
+    fn refresh(&mut self, model: &mut Model) -> Result<(), String> {
+        if self.final_seen || self.last.is_some_and(|t| t.elapsed() < Duration::from_millis(500)) {
+            return Ok(());
+        }
+        self.last = Some(Instant::now());
+        let outcome = lock(&self.outcome).clone();
+        let summary = match outcome {
+            Some(Err(e)) => return Err(e),
+            Some(Ok(s)) => {
+                self.final_seen = true;
+                s
+            }
+            None => SourceSummary { format: if self.live { "live" } else { "reading" }.into(), ..Default::default() },
+        };
+        self.ui_waiting.store(true, Ordering::Relaxed);
+        let engine = lock(&self.engine);
+        self.ui_waiting.store(false, Ordering::Relaxed);
+        let report = crate::report::json::build(&engine, &summary);
+        let kept = engine.app.timeline.events();
+        model.update(&report, kept.get(model.events.len()..).unwrap_or(&[]));
+        model.progress = match (self.final_seen, self.live, self.file_size) {
+            (true, _, _) => "done".into(),
+            (false, true, _) => "capturing".into(),
+            (false, false, Some(size)) if size > 0 => {
+                // Record headers are not counted in captured bytes: the figure is a lower bound.
+                let read = engine.capture.captured_bytes + 16 * engine.capture.packets;
+                format!("reading ~{}%", (read.saturating_mul(100) / size).min(99))
+            }
+            (false, false, _) => "reading".into(),
+        };
+        Ok(())
+    }
+}
+
+impl Drop for EngineFeed {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}

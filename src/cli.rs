@@ -217,6 +217,7 @@ pub(crate) fn live(
         count: args.count,
         snaplen: args.snaplen,
         buffer_mib: 32,
+        announce: !args.quiet,
     };
     capture::live::capture(&opts, stop, on_packet)
 }

@@ -43,7 +43,9 @@ impl EngineFeed {
         let file_size = args.file.as_ref().and_then(|p| std::fs::metadata(p).ok()).map(|m| m.len());
         let ui_waiting = Arc::new(AtomicBool::new(false));
         let reader = {
-            let (engine, outcome, stop, args) = (engine.clone(), outcome.clone(), stop.clone(), args.clone());
+            let (engine, outcome, stop) = (engine.clone(), outcome.clone(), stop.clone());
+            // The UI owns the terminal: nothing may be printed on it.
+            let args = Args { quiet: true, ..args.clone() };
             let ui_waiting = ui_waiting.clone();
             std::thread::spawn(move || {
                 let limit = args.count;

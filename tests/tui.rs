@@ -192,3 +192,43 @@ fn binary_in_tmux() {
     tmux(&["kill-session", "-t", &name]);
     assert!(!s.contains("Latency ─"), "the UI is still on screen:\n{s}");
 }
+
+/// Live capture on loopback in the UI: UDP datagrams sent while it runs show up as a flow.
+/// Skipped without tmux or without the right to capture.
+#[cfg(feature = "live")]
+#[test]
+fn live_capture_in_tmux_shows_the_flow() {
+    use std::process::Command;
+    if Command::new("tmux").arg("-V").output().is_err() {
+        eprintln!("skipped: tmux is not installed");
+        return;
+    }
+    let sink = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let port = sink.local_addr().unwrap().port();
+    let bin = env!("CARGO_BIN_EXE_streamscope");
+    let name = format!("streamscope-live-{}", std::process::id());
+    let tmux = |args: &[&str]| Command::new("tmux").args(args).output().unwrap();
+    let cmd = format!("{bin} -i lo -f 'udp port {port}' --duration 20; echo EXITED $?; sleep 30");
+    assert!(tmux(&["new-session", "-d", "-s", &name, "-x", "120", "-y", "30", &cmd]).status.success());
+    let sender = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let want = format!("127.0.0.1:{port}");
+    let mut screen = String::new();
+    for i in 0..100 {
+        sender.send_to(format!("datagram {i}").as_bytes(), ("127.0.0.1", port)).unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        screen = String::from_utf8_lossy(&tmux(&["capture-pane", "-p", "-t", &name]).stdout).to_string();
+        if screen.contains(&want) || screen.contains("EXITED") {
+            break;
+        }
+    }
+    tmux(&["send-keys", "-t", &name, "q"]);
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    let after = String::from_utf8_lossy(&tmux(&["capture-pane", "-p", "-t", &name]).stdout).to_string();
+    tmux(&["kill-session", "-t", &name]);
+    if screen.contains("EXITED") && (screen.contains("permission") || screen.contains("Operation not permitted")) {
+        eprintln!("skipped: cannot capture here:\n{screen}");
+        return;
+    }
+    assert!(screen.contains(&want) && screen.contains("(capturing)"), "{screen}");
+    assert!(after.contains("EXITED 0"), "{after}");
+}

@@ -29,6 +29,8 @@ pub struct LiveOptions {
     pub snaplen: i32,
     /// Kernel buffer size in MiB.
     pub buffer_mib: i32,
+    /// Say on stderr when the capture is open (not while a terminal UI owns the screen).
+    pub announce: bool,
 }
 
 /// Lists capture interfaces: name and description.
@@ -86,7 +88,9 @@ pub fn capture(
     }
     let link = LinkType(cap.get_datalink().0 as u32);
     // Like tcpdump's "listening on": scripts wait for this line before making traffic.
-    eprintln!("streamscope: capturing on {} (link {})", opts.iface, link.name());
+    if opts.announce {
+        eprintln!("streamscope: capturing on {} (link {})", opts.iface, link.name());
+    }
     let mut writer = match &opts.write {
         Some(path) => {
             let file =

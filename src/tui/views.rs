@@ -112,7 +112,7 @@ fn flows(frame: &mut Frame, st: &State, area: Rect, no_color: bool) {
 fn timeline(frame: &mut Frame, st: &State, area: Rect, no_color: bool) {
     let visible = st.visible_events();
     let (list_area, detail_area) = if st.detail {
-        let [a, b] = Layout::horizontal([Constraint::Percentage(50), Constraint::Percentage(50)]).areas(area);
+        let [a, b] = Layout::horizontal([Constraint::Percentage(60), Constraint::Percentage(40)]).areas(area);
         (a, Some(b))
     } else {
         (area, None)

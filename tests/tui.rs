@@ -232,3 +232,58 @@ fn live_capture_in_tmux_shows_the_flow() {
     assert!(screen.contains(&want) && screen.contains("(capturing)"), "{screen}");
     assert!(after.contains("EXITED 0"), "{after}");
 }
+
+/// RFC 4180 records (quoted fields may hold commas, quotes and line breaks).
+fn parse_csv(s: &str) -> Vec<Vec<String>> {
+    let (mut rows, mut row, mut cell, mut quoted) = (Vec::new(), Vec::new(), String::new(), false);
+    let mut it = s.chars().peekable();
+    while let Some(c) = it.next() {
+        match (quoted, c) {
+            (true, '"') if it.peek() == Some(&'"') => {
+                it.next();
+                cell.push('"');
+            }
+            (true, '"') => quoted = false,
+            (true, c) => cell.push(c),
+            (false, '"') => quoted = true,
+            (false, ',') => row.push(std::mem::take(&mut cell)),
+            (false, '\r') => {}
+            (false, '\n') => {
+                row.push(std::mem::take(&mut cell));
+                rows.push(std::mem::take(&mut row));
+            }
+            (false, c) => cell.push(c),
+        }
+    }
+    rows
+}
+
+#[test]
+fn export_writes_the_visible_rows_as_csv() {
+    use streamscope::tui::export;
+    let (m, report) = model("rtmp-publish-play.pcapng");
+    let mut st = State::new(m);
+    assert_eq!(key(&mut st, KeyCode::Char('e')), Action::Export);
+    assert_eq!(export::file_name(&st), "streamscope-flows.csv");
+    let rows = parse_csv(&export::csv(&st));
+    let flows = report["flows"].as_array().unwrap();
+    assert_eq!(rows.len(), flows.len() + 1);
+    for (r, f) in rows[1..].iter().zip(flows) {
+        assert_eq!(r[3], f["client"].as_str().unwrap());
+        assert_eq!(r[5], f["packets_c2s"].to_string());
+        assert_eq!(r[8], f["bytes_s2c"].to_string());
+    }
+    key(&mut st, KeyCode::Enter);
+    assert_eq!(export::file_name(&st), "streamscope-timeline-flow0.csv");
+    let rows = parse_csv(&export::csv(&st));
+    assert_eq!(rows.len(), st.visible_events().len() + 1);
+    assert!(rows.iter().all(|r| r.len() == 7), "every record has 7 fields");
+    // The fields column is the event's JSON, intact through the quoting.
+    for (r, &i) in rows[1..].iter().zip(&st.visible_events()) {
+        let v: serde_json::Value = serde_json::from_str(&r[6]).unwrap();
+        assert_eq!(v, st.model.events[i].json);
+    }
+    key(&mut st, KeyCode::Char('3'));
+    let rows = parse_csv(&export::csv(&st));
+    assert_eq!(rows.len(), st.model.latency.len() + 1);
+}

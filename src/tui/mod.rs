@@ -2,6 +2,7 @@
 //! JSON report and the kept events through a [`Feed`] and knows nothing of packets or
 //! parsers; the feed fills the model while a file is read or a live capture runs.
 
+pub mod export;
 pub mod model;
 pub mod state;
 pub mod views;
@@ -79,8 +80,16 @@ fn event_loop(mut st: State, feed: &mut dyn Feed) -> io::Result<()> {
             },
             _ => Action::Continue,
         };
-        if action == Action::Quit {
-            return Ok(());
+        match action {
+            Action::Quit => return Ok(()),
+            Action::Export => {
+                let name = export::file_name(&st);
+                st.message = match std::fs::write(&name, export::csv(&st)) {
+                    Ok(()) => format!("wrote {name}"),
+                    Err(e) => format!("cannot write {name}: {e}"),
+                };
+            }
+            Action::Continue => {}
         }
     }
 }

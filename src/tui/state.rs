@@ -42,6 +42,8 @@ pub enum Action {
     Continue,
     /// Leave the UI.
     Quit,
+    /// Write the current view's rows to a file (`e`).
+    Export,
 }
 
 /// The UI state.
@@ -67,6 +69,8 @@ pub struct State {
     pub help: bool,
     /// Rows per page, set by the last draw.
     pub page: usize,
+    /// One-off message for the status bar (e.g. where an export went).
+    pub message: String,
 }
 
 impl State {
@@ -83,6 +87,7 @@ impl State {
             detail: false,
             help: false,
             page: 10,
+            message: String::new(),
         }
     }
 
@@ -158,6 +163,7 @@ impl State {
 
     /// Applies one key.
     pub fn on_key(&mut self, key: KeyEvent) -> Action {
+        self.message.clear();
         if key.modifiers.contains(KeyModifiers::CONTROL) && key.code == KeyCode::Char('c') {
             return Action::Quit;
         }
@@ -185,6 +191,7 @@ impl State {
         let page = self.page.max(1) as isize;
         match key.code {
             KeyCode::Char('q') => return Action::Quit,
+            KeyCode::Char('e') => return Action::Export,
             KeyCode::Char('?') => self.help = true,
             KeyCode::Char('1') => self.tab = Tab::Flows,
             KeyCode::Char('2') => self.tab = Tab::Timeline,

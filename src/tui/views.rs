@@ -17,6 +17,7 @@ pub const KEYS: &[(&str, &str)] = &[
     ("Esc", "close the detail, leave the flow's timeline, clear the filter"),
     ("/", "filter rows by text (protocol, host, port, event); Enter keeps, Esc clears"),
     ("s", "Flows: cycle the sort (first seen, bytes, packets, duration, protocol)"),
+    ("e", "export the view's rows as CSV (streamscope-VIEW.csv in the current directory)"),
     ("?", "this help"),
     ("q, Ctrl-C", "quit"),
 ];
@@ -232,6 +233,9 @@ fn status_bar(frame: &mut Frame, st: &State, area: Rect) {
         spans.push(Span::raw(format!(" · filter: {}▏", st.filter)));
     } else if !st.filter.is_empty() {
         spans.push(Span::raw(format!(" · filter: {}", st.filter)));
+    }
+    if !st.message.is_empty() {
+        spans.push(Span::raw(format!(" · {}", st.message)));
     }
     spans.push(Span::raw(" · ? help, q quit"));
     frame.render_widget(Paragraph::new(Line::from(spans)), area);

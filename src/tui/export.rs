@@ -1,0 +1,107 @@
+//! `e`: the current view's visible rows as CSV (RFC 4180 quoting), in the order shown.
+
+use super::state::{State, Tab};
+
+/// Quotes a field when it holds a comma, quote or line break (RFC 4180 §2).
+fn field(s: &str) -> String {
+    if s.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s.to_string()
+    }
+}
+
+fn line(out: &mut String, cells: &[String]) {
+    let v: Vec<String> = cells.iter().map(|c| field(c)).collect();
+    out.push_str(&v.join(","));
+    out.push_str("\r\n");
+}
+
+/// File name for the current view's export.
+pub fn file_name(st: &State) -> String {
+    match st.tab {
+        Tab::Flows => "streamscope-flows.csv".into(),
+        Tab::Timeline => match st.flow_filter {
+            Some(f) => format!("streamscope-timeline-flow{f}.csv"),
+            None => "streamscope-timeline.csv".into(),
+        },
+        Tab::Latency => "streamscope-latency.csv".into(),
+    }
+}
+
+/// The visible rows of the current view as CSV, header first.
+pub fn csv(st: &State) -> String {
+    let mut out = String::new();
+    let m = &st.model;
+    match st.tab {
+        Tab::Flows => {
+            let head = [
+                "id",
+                "protocol",
+                "transport",
+                "client",
+                "server",
+                "packets_c2s",
+                "packets_s2c",
+                "bytes_c2s",
+                "bytes_s2c",
+                "duration_s",
+                "anomalies",
+            ];
+            line(&mut out, &head.map(String::from));
+            for f in st.visible_flows().into_iter().filter_map(|i| m.flows.get(i)) {
+                line(
+                    &mut out,
+                    &[
+                        f.id.to_string(),
+                        f.protocol.clone(),
+                        f.transport.clone(),
+                        f.client.clone(),
+                        f.server.clone(),
+                        f.packets.0.to_string(),
+                        f.packets.1.to_string(),
+                        f.bytes.0.to_string(),
+                        f.bytes.1.to_string(),
+                        format!("{:.6}", f.duration_s),
+                        f.anomalies.to_string(),
+                    ],
+                );
+            }
+        }
+        Tab::Timeline => {
+            line(&mut out, &["time_s", "flow", "protocol", "dir", "event", "latency_ms", "fields"].map(String::from));
+            for e in st.visible_events().into_iter().filter_map(|i| m.events.get(i)) {
+                line(
+                    &mut out,
+                    &[
+                        format!("{:.6}", e.rel_s),
+                        e.flow.map(|f| f.to_string()).unwrap_or_default(),
+                        e.protocol.clone(),
+                        e.dir.to_string(),
+                        e.name.clone(),
+                        e.latency_ms.map(|l| format!("{l:.3}")).unwrap_or_default(),
+                        e.json.to_string(),
+                    ],
+                );
+            }
+        }
+        Tab::Latency => {
+            line(&mut out, &["protocol", "metric", "count", "min", "median", "p95", "max"].map(String::from));
+            for l in st.visible_latency().into_iter().filter_map(|i| m.latency.get(i)) {
+                line(
+                    &mut out,
+                    &[
+                        l.protocol.clone(),
+                        l.metric.clone(),
+                        l.count.to_string(),
+                        format!("{:.3}", l.min),
+                        format!("{:.3}", l.median),
+                        format!("{:.3}", l.p95),
+                        format!("{:.3}", l.max),
+                    ],
+                );
+            }
+        }
+    }
+    out
+}

@@ -287,3 +287,25 @@ fn export_writes_the_visible_rows_as_csv() {
     let rows = parse_csv(&export::csv(&st));
     assert_eq!(rows.len(), st.model.latency.len() + 1);
 }
+
+#[test]
+fn follow_keeps_the_newest_event_selected_as_events_arrive() {
+    let path = root().join("samples/rtmp-publish-play.pcapng");
+    let (engine, summary) = analyse(&path, Config::default());
+    let report = streamscope::report::json::build(&engine, &summary);
+    let all = engine.app.timeline.events();
+    assert!(all.len() > 20);
+    let mut st = State::new(Model::new("x", &report, &all[..10]));
+    key(&mut st, KeyCode::Char('2'));
+    key(&mut st, KeyCode::Char('f'));
+    assert!(st.follow && st.cursor() == 9);
+    st.model.update(&report, &all[10..20]);
+    assert_eq!(st.cursor(), 19);
+    assert!(screen(&mut st, 100, 24).contains("following"));
+    key(&mut st, KeyCode::Char('f'));
+    st.model.update(&report, &all[20..]);
+    assert_eq!((st.follow, st.cursor()), (false, 19), "paused where it was");
+    key(&mut st, KeyCode::Char('f'));
+    key(&mut st, KeyCode::Up);
+    assert_eq!((st.follow, st.cursor()), (false, all.len() - 2), "moving stops following");
+}

@@ -71,6 +71,8 @@ pub struct State {
     pub page: usize,
     /// One-off message for the status bar (e.g. where an export went).
     pub message: String,
+    /// Timeline follows the newest event as events arrive (`f`); moving the selection stops it.
+    pub follow: bool,
 }
 
 impl State {
@@ -88,6 +90,7 @@ impl State {
             help: false,
             page: 10,
             message: String::new(),
+            follow: false,
         }
     }
 
@@ -151,10 +154,14 @@ impl State {
 
     /// The selected row of the current view, kept within the visible rows.
     pub fn cursor(&self) -> usize {
+        if self.follow && self.tab == Tab::Timeline {
+            return self.rows().saturating_sub(1);
+        }
         self.selected.get(self.tab.index()).copied().unwrap_or(0).min(self.rows().saturating_sub(1))
     }
 
     fn move_cursor(&mut self, to: isize) {
+        self.follow = false;
         let last = self.rows().saturating_sub(1) as isize;
         if let Some(sel) = self.selected.get_mut(self.tab.index()) {
             *sel = to.clamp(0, last.max(0)) as usize;
@@ -192,6 +199,13 @@ impl State {
         match key.code {
             KeyCode::Char('q') => return Action::Quit,
             KeyCode::Char('e') => return Action::Export,
+            KeyCode::Char('f') => {
+                self.follow = !self.follow;
+                if !self.follow {
+                    // Pause where the view was.
+                    self.move_cursor(cur);
+                }
+            }
             KeyCode::Char('?') => self.help = true,
             KeyCode::Char('1') => self.tab = Tab::Flows,
             KeyCode::Char('2') => self.tab = Tab::Timeline,

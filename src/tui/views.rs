@@ -17,6 +17,7 @@ pub const KEYS: &[(&str, &str)] = &[
     ("Esc", "close the detail, leave the flow's timeline, clear the filter"),
     ("/", "filter rows by text (protocol, host, port, event); Enter keeps, Esc clears"),
     ("s", "Flows: cycle the sort (first seen, bytes, packets, duration, protocol)"),
+    ("f", "Timeline: follow the newest event as it arrives / pause"),
     ("e", "export the view's rows as CSV (streamscope-VIEW.csv in the current directory)"),
     ("?", "this help"),
     ("q, Ctrl-C", "quit"),
@@ -233,6 +234,9 @@ fn status_bar(frame: &mut Frame, st: &State, area: Rect) {
         spans.push(Span::raw(format!(" · filter: {}▏", st.filter)));
     } else if !st.filter.is_empty() {
         spans.push(Span::raw(format!(" · filter: {}", st.filter)));
+    }
+    if st.follow {
+        spans.push(Span::raw(" · following"));
     }
     if !st.message.is_empty() {
         spans.push(Span::raw(format!(" · {}", st.message)));

@@ -90,7 +90,7 @@ fn enter_on_a_flow_shows_its_timeline_and_the_event_fields() {
     assert_eq!(visible.len(), st.model.events.iter().filter(|e| e.flow == Some(flow)).count());
     let text = screen(&mut st, 140, 40);
     assert!(text.contains(&format!("Timeline of flow {flow} ({} events)", visible.len())), "{text}");
-    assert!(text.contains("rtmp.handshake.c0c1") && text.contains("client ──▶ server"), "{text}");
+    assert!(text.contains("rtmp.handshake.c0c1") && text.contains("C ──▶ S"), "{text}");
     // The connect's _result carries its latency, in the row and in the detail pane.
     let reply = visible
         .iter()
@@ -308,4 +308,25 @@ fn follow_keeps_the_newest_event_selected_as_events_arrive() {
     key(&mut st, KeyCode::Char('f'));
     key(&mut st, KeyCode::Up);
     assert_eq!((st.follow, st.cursor()), (false, all.len() - 2), "moving stops following");
+}
+
+#[test]
+fn non_utf8_locales_get_ascii_only() {
+    let (m, _) = model("rtmp-publish-play.pcapng");
+    let mut st = State::new(m);
+    for keys in
+        [&[KeyCode::Char('1')][..], &[KeyCode::Enter, KeyCode::Enter], &[KeyCode::Char('3'), KeyCode::Char('?')]]
+    {
+        for &k in keys {
+            key(&mut st, k);
+        }
+        let mut term = Terminal::new(TestBackend::new(100, 24)).unwrap();
+        term.draw(|f| views::draw_ascii(f, &mut st, true)).unwrap();
+        let buf = term.backend().buffer().clone();
+        let text: String = buf.content.iter().map(|c| c.symbol()).collect();
+        assert!(text.is_ascii(), "{text}");
+        assert!(text.contains("client > server") || text.contains("C --> S") || text.contains("Keys"), "{text}");
+    }
+    assert_eq!(views::ascii_symbol("◀"), "<");
+    assert_eq!(views::ascii_symbol("é"), "?");
 }

@@ -21,6 +21,18 @@ pub fn no_color() -> bool {
     std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty())
 }
 
+/// True when the locale (LC_ALL, else LC_CTYPE, else LANG) does not say UTF-8: the UI then
+/// draws in ASCII.
+pub fn ascii_locale() -> bool {
+    let locale = ["LC_ALL", "LC_CTYPE", "LANG"]
+        .iter()
+        .filter_map(|k| std::env::var(k).ok())
+        .find(|v| !v.is_empty())
+        .unwrap_or_default()
+        .to_ascii_lowercase();
+    !(locale.contains("utf-8") || locale.contains("utf8"))
+}
+
 fn restore() {
     let _ = disable_raw_mode();
     let _ = execute!(io::stdout(), LeaveAlternateScreen, crossterm::event::DisableMouseCapture);
@@ -64,9 +76,10 @@ pub fn run(model: model::Model, feed: &mut dyn Feed) -> io::Result<()> {
 fn event_loop(mut st: State, feed: &mut dyn Feed) -> io::Result<()> {
     let mut term = Terminal::new(CrosstermBackend::new(io::stdout()))?;
     let no_color = no_color();
+    let ascii = ascii_locale();
     loop {
         feed.refresh(&mut st.model).map_err(io::Error::other)?;
-        term.draw(|f| views::draw(f, &mut st, no_color))?;
+        term.draw(|f| if ascii { views::draw_ascii(f, &mut st, no_color) } else { views::draw(f, &mut st, no_color) })?;
         // Redraw at a steady rate even without input (resizes arrive as events too).
         if !event::poll(Duration::from_millis(250))? {
             continue;

@@ -47,6 +47,36 @@ pub fn bytes(n: u64) -> String {
     }
 }
 
+/// The ASCII stand-in for a drawing or text symbol, for terminals whose locale is not UTF-8.
+pub fn ascii_symbol(sym: &str) -> &str {
+    if sym.is_ascii() {
+        return sym;
+    }
+    match sym {
+        "─" | "━" => "-",
+        "│" | "┃" | "·" => "|",
+        "┌" | "┐" | "└" | "┘" | "├" | "┤" | "┬" | "┴" | "┼" => "+",
+        "▶" | "→" => ">",
+        "◀" | "←" => "<",
+        "▏" => "_",
+        "…" => "~",
+        _ => "?",
+    }
+}
+
+/// Draws the whole screen; with `ascii`, every symbol is replaced by its ASCII stand-in.
+pub fn draw_ascii(frame: &mut Frame, st: &mut State, no_color: bool) {
+    draw(frame, st, no_color);
+    let buf = frame.buffer_mut();
+    for cell in buf.content.iter_mut() {
+        let sym = ascii_symbol(cell.symbol());
+        if sym != cell.symbol() {
+            let sym = sym.to_string();
+            cell.set_symbol(&sym);
+        }
+    }
+}
+
 /// Draws the whole screen.
 pub fn draw(frame: &mut Frame, st: &mut State, no_color: bool) {
     let [tabs, body, status] =
@@ -125,8 +155,8 @@ fn timeline(frame: &mut Frame, st: &State, area: Rect, no_color: bool) {
         .map(|e| {
             // Sequence view: the arrow points from the side that sent.
             let arrow = match e.dir {
-                "c2s" => "client ──▶ server",
-                "s2c" => "client ◀── server",
+                "c2s" => "C ──▶ S",
+                "s2c" => "C ◀── S",
                 _ => "",
             };
             Row::new(vec![
@@ -143,11 +173,11 @@ fn timeline(frame: &mut Frame, st: &State, area: Rect, no_color: bool) {
         Constraint::Length(12),
         Constraint::Length(5),
         Constraint::Length(7),
-        Constraint::Length(17),
+        Constraint::Length(7),
         Constraint::Min(16),
         Constraint::Length(12),
     ];
-    let header = Row::new(["time s", "flow", "proto", "direction", "event", "latency"])
+    let header = Row::new(["time s", "flow", "proto", "C  S", "event", "latency"])
         .style(Style::default().add_modifier(Modifier::BOLD));
     let scope = st.flow_filter.map(|f| format!(" of flow {f}")).unwrap_or_default();
     let mut title = format!(" Timeline{scope} ({} events) ", visible.len());

@@ -330,3 +330,17 @@ fn non_utf8_locales_get_ascii_only() {
     assert_eq!(views::ascii_symbol("◀"), "<");
     assert_eq!(views::ascii_symbol("é"), "?");
 }
+
+#[test]
+fn a_cut_file_shows_its_warning() {
+    let data = std::fs::read(root().join("samples/rtmp-publish-play.pcapng")).unwrap();
+    let cut = std::env::temp_dir().join(format!("streamscope-tui-cut-{}.pcapng", std::process::id()));
+    std::fs::write(&cut, &data[..data.len() - 100]).unwrap();
+    let (engine, summary) = analyse(&cut, Config::default());
+    let _ = std::fs::remove_file(&cut);
+    let report = streamscope::report::json::build(&engine, &summary);
+    let warning = report["capture"]["warning"].as_str().expect("a cut file has a warning").to_string();
+    let mut st = State::new(Model::new("cut", &report, &[]));
+    let text = screen(&mut st, 300, 10);
+    assert!(text.contains(&format!("warning: {warning}")), "{text}");
+}

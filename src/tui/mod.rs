@@ -45,15 +45,6 @@ pub trait Feed {
     fn refresh(&mut self, model: &mut model::Model) -> Result<(), String>;
 }
 
-/// A feed that never changes: the model as given.
-pub struct Fixed;
-
-impl Feed for Fixed {
-    fn refresh(&mut self, _: &mut model::Model) -> Result<(), String> {
-        Ok(())
-    }
-}
-
 /// Runs the UI until the user quits, refreshing the model from `feed`. The terminal is
 /// restored on every way out, including a panic.
 pub fn run(model: model::Model, feed: &mut dyn Feed) -> io::Result<()> {

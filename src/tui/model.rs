@@ -122,6 +122,8 @@ pub struct Model {
     pub events: Vec<EventRow>,
     /// Where the source is: `reading ~42%`, `capturing`, `done`…
     pub progress: String,
+    /// The source's warning (e.g. the file ends mid-packet), when it has one.
+    pub warning: Option<String>,
 }
 
 fn u(v: &Value) -> u64 {
@@ -200,5 +202,6 @@ impl Model {
         self.packets = u(&cap["packets"]);
         self.malformed = u(&cap["malformed"]) + u(&cap["truncated"]);
         self.events_dropped = u(&cap["events_dropped"]);
+        self.warning = cap["warning"].as_str().map(str::to_string);
     }
 }

@@ -265,6 +265,9 @@ fn status_bar(frame: &mut Frame, st: &State, area: Rect) {
     } else if !st.filter.is_empty() {
         spans.push(Span::raw(format!(" · filter: {}", st.filter)));
     }
+    if let Some(w) = &m.warning {
+        spans.push(Span::raw(format!(" · warning: {w}")));
+    }
     if st.follow {
         spans.push(Span::raw(" · following"));
     }

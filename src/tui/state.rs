@@ -94,8 +94,9 @@ impl State {
         }
     }
 
-    fn matches(&self, text: &str) -> bool {
-        self.filter.is_empty() || text.to_lowercase().contains(&self.filter.to_lowercase())
+    /// Whether a row passes the filter; the row's text is only built when there is one.
+    fn matches(&self, text: impl FnOnce() -> String) -> bool {
+        self.filter.is_empty() || text().to_lowercase().contains(&self.filter.to_lowercase())
     }
 
     /// Indices into `model.flows` of the visible flows, in display order.
@@ -106,7 +107,7 @@ impl State {
             .iter()
             .enumerate()
             .filter(|(_, f)| {
-                self.matches(&format!("{} {} {} {} {}", f.id, f.protocol, f.transport, f.client, f.server))
+                self.matches(|| format!("{} {} {} {} {}", f.id, f.protocol, f.transport, f.client, f.server))
             })
             .collect();
         match self.sort {
@@ -127,7 +128,7 @@ impl State {
             .enumerate()
             .filter(|(_, e)| {
                 self.flow_filter.is_none_or(|f| e.flow == Some(f))
-                    && (self.filter.is_empty() || self.matches(&format!("{} {} {}", e.protocol, e.name, e.json)))
+                    && self.matches(|| format!("{} {} {}", e.protocol, e.name, e.json))
             })
             .map(|(i, _)| i)
             .collect()
@@ -139,7 +140,7 @@ impl State {
             .latency
             .iter()
             .enumerate()
-            .filter(|(_, l)| self.matches(&format!("{} {}", l.protocol, l.metric)))
+            .filter(|(_, l)| self.matches(|| format!("{} {}", l.protocol, l.metric)))
             .map(|(i, _)| i)
             .collect()
     }

@@ -104,8 +104,9 @@ fn table_state(st: &State) -> TableState {
 }
 
 fn flows(frame: &mut Frame, st: &State, area: Rect, no_color: bool) {
-    let rows: Vec<Row> = st
-        .visible_flows()
+    let visible = st.visible_flows();
+    let count = visible.len();
+    let rows: Vec<Row> = visible
         .into_iter()
         .filter_map(|i| st.model.flows.get(i))
         .map(|f| {
@@ -133,7 +134,7 @@ fn flows(frame: &mut Frame, st: &State, area: Rect, no_color: bool) {
     ];
     let header = Row::new(["id", "protocol", "l4", "client → server", "pkts c/s", "bytes c/s", "dur s", "!"])
         .style(Style::default().add_modifier(Modifier::BOLD));
-    let title = format!(" Flows ({}) sorted by {} ", st.visible_flows().len(), st.sort.label());
+    let title = format!(" Flows ({count}) sorted by {} ", st.sort.label());
     let table = Table::new(rows, widths)
         .header(header)
         .block(Block::default().borders(Borders::ALL).title(title))

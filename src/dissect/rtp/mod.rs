@@ -223,7 +223,8 @@ impl RtpDissector {
                 ctx.emit(
                     Event::new(ts, Some(ctx.flow), "rtp", "rtp.stream.start", Some(dir))
                         .with("ssrc", FieldValue::Str(format!("0x{:08x}", h.ssrc)))
-                        .with("payload_type", FieldValue::U64(u64::from(h.pt))),
+                        .with("payload_type", FieldValue::U64(u64::from(h.pt)))
+                        .with("payload_bytes", FieldValue::U64(h.payload_len as u64)),
                 );
                 self.streams.len() - 1
             }

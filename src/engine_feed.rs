@@ -114,7 +114,8 @@ impl Feed for EngineFeed {
         self.ui_waiting.store(true, Ordering::Relaxed);
         let engine = lock(&self.engine);
         self.ui_waiting.store(false, Ordering::Relaxed);
-        let report = crate::report::json::build(&engine, &summary);
+        let mut report = crate::report::json::build(&engine, &summary);
+        crate::lab::attach(&engine, &mut report);
         let kept = engine.app.timeline.events();
         model.update(&report, kept.get(model.events.len()..).unwrap_or(&[]));
         model.progress = match (self.final_seen, self.live, self.file_size) {

@@ -221,6 +221,14 @@ pub fn analyse(engine: &Engine, report: &Value) -> Lab {
     Lab { sessions, pipeline, unmatched }
 }
 
+/// Adds the lab to a report (`report::json::build`) under `lab`, for the UI.
+pub fn attach(engine: &Engine, report: &mut Value) {
+    let lab = analyse(engine, report).to_json();
+    if let Some(o) = report.as_object_mut() {
+        o.insert("lab".into(), lab);
+    }
+}
+
 fn metric_json(m: &Metric) -> Value {
     m.value_ms.map(json_ms).unwrap_or(Value::Null)
 }

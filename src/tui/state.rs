@@ -4,7 +4,7 @@
 use super::model::{FlowRow, FlowSort, Model};
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
-/// The views, in tab order (number keys 1–3).
+/// The views, in tab order (number keys 1–5).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Tab {
     /// One row per flow.
@@ -13,17 +13,23 @@ pub enum Tab {
     Timeline,
     /// Latency summaries per protocol and metric.
     Latency,
+    /// Media streams with bitrate, loss and jitter over time.
+    Streams,
+    /// The latency lab: sessions, phases and the ingest → delivery pipeline.
+    Lab,
 }
 
 impl Tab {
     /// All tabs in order.
-    pub const ALL: [Tab; 3] = [Tab::Flows, Tab::Timeline, Tab::Latency];
+    pub const ALL: [Tab; 5] = [Tab::Flows, Tab::Timeline, Tab::Latency, Tab::Streams, Tab::Lab];
     /// Title shown in the tab bar.
     pub fn title(self) -> &'static str {
         match self {
             Tab::Flows => "1 Flows",
             Tab::Timeline => "2 Timeline",
             Tab::Latency => "3 Latency",
+            Tab::Streams => "4 Streams",
+            Tab::Lab => "5 Lab",
         }
     }
     /// Position in the tab bar.
@@ -54,7 +60,7 @@ pub struct State {
     /// Current view.
     pub tab: Tab,
     /// Selected row per view (index into the visible rows).
-    pub selected: [usize; 3],
+    pub selected: [usize; 5],
     /// Flows sort order.
     pub sort: FlowSort,
     /// Text filter (`/`): rows whose text contains it, case-insensitive.
@@ -81,7 +87,7 @@ impl State {
         State {
             model,
             tab: Tab::Flows,
-            selected: [0; 3],
+            selected: [0; 5],
             sort: FlowSort::Id,
             filter: String::new(),
             editing_filter: false,
@@ -145,11 +151,35 @@ impl State {
             .collect()
     }
 
+    /// Indices into `model.streams` of the visible rows.
+    pub fn visible_streams(&self) -> Vec<usize> {
+        self.model
+            .streams
+            .iter()
+            .enumerate()
+            .filter(|(_, x)| self.matches(|| format!("{} {} {} {}", x.kind, x.flow, x.id, x.codec)))
+            .map(|(i, _)| i)
+            .collect()
+    }
+
+    /// Indices into `model.lab` of the visible sessions.
+    pub fn visible_lab(&self) -> Vec<usize> {
+        self.model
+            .lab
+            .iter()
+            .enumerate()
+            .filter(|(_, x)| self.matches(|| format!("{} {} {}", x.protocol, x.flow, x.label)))
+            .map(|(i, _)| i)
+            .collect()
+    }
+
     fn rows(&self) -> usize {
         match self.tab {
             Tab::Flows => self.visible_flows().len(),
             Tab::Timeline => self.visible_events().len(),
             Tab::Latency => self.visible_latency().len(),
+            Tab::Streams => self.visible_streams().len(),
+            Tab::Lab => self.visible_lab().len(),
         }
     }
 
@@ -188,7 +218,7 @@ impl State {
                 KeyCode::Char(c) => self.filter.push(c),
                 _ => {}
             }
-            self.selected = [0; 3];
+            self.selected = [0; 5];
             return Action::Continue;
         }
         if self.help {
@@ -211,6 +241,8 @@ impl State {
             KeyCode::Char('1') => self.tab = Tab::Flows,
             KeyCode::Char('2') => self.tab = Tab::Timeline,
             KeyCode::Char('3') => self.tab = Tab::Latency,
+            KeyCode::Char('4') => self.tab = Tab::Streams,
+            KeyCode::Char('5') => self.tab = Tab::Lab,
             KeyCode::Tab => self.tab = self.tab.shifted(1),
             KeyCode::BackTab => self.tab = self.tab.shifted(Tab::ALL.len() - 1),
             KeyCode::Down | KeyCode::Char('j') => self.move_cursor(cur + 1),
@@ -236,7 +268,8 @@ impl State {
                     }
                 }
                 Tab::Timeline => self.detail = !self.visible_events().is_empty(),
-                Tab::Latency => {}
+                Tab::Lab => self.detail = !self.visible_lab().is_empty(),
+                Tab::Latency | Tab::Streams => {}
             },
             KeyCode::Esc => {
                 if self.detail {

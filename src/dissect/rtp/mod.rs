@@ -350,6 +350,7 @@ impl DatagramDissector for RtpDissector {
                     "payload_bytes": s.payload_bytes,
                     "bitrate_kbps": s.bitrate_kbps().map(json_ms),
                     "interleaved_channel": channel,
+                    "series": s.series_json(),
                 }),
             ));
         }

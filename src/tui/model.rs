@@ -25,6 +25,8 @@ pub struct FlowRow {
     pub duration_s: f64,
     /// Anomalies the report counted on the flow.
     pub anomalies: u64,
+    /// First and last packet times, µs since the epoch (to find the flow's packets again).
+    pub span_us: (i64, i64),
 }
 
 /// One row of the Latency view: a protocol metric's summary.
@@ -234,6 +236,10 @@ impl Model {
                         bytes: (u(&fl["bytes_c2s"]), u(&fl["bytes_s2c"])),
                         duration_s: (f(&fl["last_ts"]) - f(&fl["first_ts"])).max(0.0),
                         anomalies: u(&fl["anomalies"]),
+                        span_us: (
+                            crate::report::micros_of(&fl["first_ts"]).unwrap_or(0),
+                            crate::report::micros_of(&fl["last_ts"]).unwrap_or(0),
+                        ),
                     })
                     .collect()
             })

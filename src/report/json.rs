@@ -34,6 +34,7 @@ pub fn build(engine: &Engine, source: &SourceSummary) -> Value {
         "flow_table": engine.flows.stats,
         "events": engine.app.timeline.total,
         "events_dropped": engine.app.timeline.dropped,
+        "events_dropped_by_name": engine.app.timeline.dropped_by_name,
         "malformed_samples": c.malformed_samples,
         "warning": source.warning,
     });

@@ -46,6 +46,10 @@ pub struct Args {
     /// Save the live capture to a pcapng file.
     #[arg(short = 'w', long = "write", value_name = "OUT.pcapng", requires = "interface")]
     pub write: Option<String>,
+    /// Live capture as root: switch to this user once the interface and -w file are open
+    /// (default: the user who ran sudo, else nobody; `root` keeps root), like tcpdump -Z.
+    #[arg(short = 'Z', long = "user", value_name = "USER", requires = "interface")]
+    pub user: Option<String>,
     /// Stop a live capture after this many seconds.
     #[arg(long, value_name = "SECONDS")]
     pub duration: Option<f64>,
@@ -255,6 +259,7 @@ pub(crate) fn live(
         snaplen: args.snaplen,
         buffer_mib: 32,
         announce: !args.quiet,
+        user: args.user.clone(),
     };
     capture::live::capture(&opts, stop, on_packet)
 }

@@ -42,6 +42,7 @@ pub fn build(engine: &Engine, source: &SourceSummary) -> Value {
         obj.insert("kernel_dropped".into(), json!(source.kernel_dropped));
         obj.insert("if_dropped".into(), json!(source.if_dropped));
         obj.insert("channel_dropped".into(), json!(source.channel_dropped));
+        obj.insert("running_as".into(), json!(source.running_as));
     }
     let flows: Vec<Value> = engine.flows.records().iter().map(|r| flow_json(r, engine.app.anomalies(r.id))).collect();
     let mut out = Map::new();

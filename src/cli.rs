@@ -213,16 +213,11 @@ pub fn run(args: Args) -> i32 {
         return 0;
     }
     let format = args.report.unwrap_or(ReportFormat::Text);
-    let out = match format {
-        ReportFormat::Json => {
-            let mut s = crate::report::json::build(&engine, &source).to_string();
-            s.push('\n');
-            s
-        }
-        ReportFormat::Text => crate::report::text::render(&engine, &source),
+    let mut stdout = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
+    let _ = match format {
+        ReportFormat::Json => crate::report::json::write(&engine, &source, &mut stdout),
+        ReportFormat::Text => stdout.write_all(crate::report::text::render(&engine, &source).as_bytes()),
     };
-    let mut stdout = std::io::stdout().lock();
-    let _ = stdout.write_all(out.as_bytes());
     let _ = stdout.flush();
     0
 }

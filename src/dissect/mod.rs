@@ -120,6 +120,8 @@ pub struct Signalled {
     pub first_media: std::collections::HashMap<String, Timestamp>,
     /// Segment → init segment links learnt from playlists and manifests, across connections.
     pub media: MediaIndex,
+    /// RTP packets seen on more than one flow (relays), when the latency lab asked for them.
+    pub rtp_sightings: Option<rtp::sightings::RtpSightings>,
 }
 
 /// Which init segment a fragmented-MP4 media segment needs (HLS EXT-X-MAP, DASH

@@ -4,6 +4,7 @@
 //! Report sections `rtp` and `rtcp`.
 
 pub mod rtcp;
+pub mod sightings;
 pub mod stats;
 
 use super::{be16, be32, Ctx, DatagramDissector, Over, Probe, ProbeInput, ProtocolSpec};
@@ -199,6 +200,10 @@ impl RtpDissector {
             self.not_rtp += 1;
             return;
         };
+        if let Some(seen) = ctx.signalled.rtp_sightings.as_mut() {
+            let at = sightings::Sighting { flow: ctx.flow, dir, ts, frame: ctx.timeline.frame };
+            seen.see(h.ssrc, h.seq, h.marker, at);
+        }
         let idx = self.streams.iter().position(|(sd, s)| *sd == dir && s.ssrc == h.ssrc);
         let idx = match idx {
             Some(i) => i,

@@ -430,6 +430,7 @@ pub fn with_ctx<R>(f: impl FnOnce(&mut streamscope::dissect::Ctx<'_>) -> R) -> R
         client: addr,
         server: addr,
         signalled: &mut signalled,
+        srtp_keys: &[],
     };
     f(&mut ctx)
 }

@@ -146,8 +146,9 @@ struct Dtls {
     client_random: Option<(Direction, [u8; 32])>,
     /// The MKI length use_srtp selected.
     srtp_mki_len: u8,
-    /// Whether SRTP master keys were exported from a key-logged master secret.
-    srtp_keys_exported: bool,
+    /// SRTP master keys exported from a key-logged master secret: (client write, server
+    /// write). Secrets: reported only with `--show-secrets`.
+    srtp_keys: Option<(srtp::MasterKey, srtp::MasterKey)>,
 }
 
 /// The demultiplexing dissector of a WebRTC/TURN 5-tuple.
@@ -430,7 +431,7 @@ impl WebRtcMux {
         };
         c.mki_len = st.srtp_mki_len;
         s.mki_len = st.srtp_mki_len;
-        st.srtp_keys_exported = true;
+        st.srtp_keys = Some((c, s));
         self.media.set_dtls_keys(client_dir, c, s);
         ctx.emit(
             Event::new(ts, Some(ctx.flow), "dtls", "dtls.srtp.keys_exported", Some(client_dir.flip()))
@@ -569,16 +570,24 @@ impl StreamDissector for WebRtcMux {
                 (Some(a), Some(b), Some(s)) => json_ms(a.max(b).ms_since(s)),
                 _ => Value::Null,
             };
-            out.push((
-                "dtls",
-                json!({
-                    "flow": flow, "version": d.version.map(dtls_version),
-                    "cipher_suite": d.cipher.map(super::tls::hello::suite_name),
-                    "srtp_profile": d.srtp_profile.map(srtp_profile_name), "handshake_ms": handshake,
-                    "records": d.records, "content": d.content, "alerts": d.alerts,
-                    "srtp_keys_exported": d.srtp_keys_exported,
-                }),
-            ));
+            let key =
+                |k: &srtp::MasterKey| json!({"master_key": hex::encode(k.key()), "master_salt": hex::encode(k.salt())});
+            let keys = d
+                .srtp_keys
+                .as_ref()
+                .filter(|_| show)
+                .map(|(c, s)| json!({"client_write": key(c), "server_write": key(s)}));
+            let mut entry = json!({
+                "flow": flow, "version": d.version.map(dtls_version),
+                "cipher_suite": d.cipher.map(super::tls::hello::suite_name),
+                "srtp_profile": d.srtp_profile.map(srtp_profile_name), "handshake_ms": handshake,
+                "records": d.records, "content": d.content, "alerts": d.alerts,
+                "srtp_keys_exported": d.srtp_keys.is_some(),
+            });
+            if let (Some(k), Some(o)) = (keys, entry.as_object_mut()) {
+                o.insert("srtp_keys".into(), k);
+            }
+            out.push(("dtls", entry));
         }
         // The media reports itself as SRTP (DTLS-SRTP marked it so), with what it decrypted.
         out.extend(self.media.extra_reports(flow, show));

@@ -379,3 +379,134 @@ mod tests {
         assert_eq!(r.estimate(100), 2);
     }
 }
+
+#[cfg(test)]
+mod state_tests {
+    use super::*;
+    use crate::dissect::srtp::{KeySpec, Profile};
+    use crate::dissect::{MediaBinding, Signalled};
+    use crate::session::latency::LatencyBook;
+    use crate::timeline::Timeline;
+
+    fn rtp(ssrc: u32, seq: u16) -> Vec<u8> {
+        let mut p = vec![0x80, 0x60];
+        p.extend_from_slice(&seq.to_be_bytes());
+        p.extend_from_slice(&(u32::from(seq) * 960).to_be_bytes());
+        p.extend_from_slice(&ssrc.to_be_bytes());
+        p.extend_from_slice(&[0x55; 100]);
+        p
+    }
+
+    fn key(fill: u8) -> MasterKey {
+        MasterKey::from_concat(Profile::AesCm128HmacSha1_80, &[fill; 30]).unwrap()
+    }
+
+    /// Runs `f` with a context of flow 4 between client port 5000 and server port 6000.
+    fn with_ctx<R>(keys: &[KeySpec], signalled: &mut Signalled, f: impl FnOnce(&mut Ctx<'_>) -> R) -> R {
+        let mut timeline = Timeline::new(100);
+        let mut latency = LatencyBook::default();
+        let mut anomalies = 0;
+        let mut ctx = Ctx {
+            flow: 4,
+            timeline: &mut timeline,
+            latency: &mut latency,
+            show_secrets: false,
+            anomalies: &mut anomalies,
+            keylog: None,
+            client: ([10, 0, 0, 1], 5000).into(),
+            server: ([10, 0, 0, 2], 6000).into(),
+            signalled,
+            srtp_keys: keys,
+        };
+        f(&mut ctx)
+    }
+
+    #[test]
+    fn sdes_key_of_the_senders_port_and_rollover() {
+        let (a, b) = (key(1), key(2));
+        let mut sig = Signalled::default();
+        for (port, k) in [(5000, a), (6000, b)] {
+            let binding = MediaBinding {
+                protocol: "rtp",
+                codecs: Vec::new(),
+                by: "sip",
+                flow: 0,
+                session: None,
+                secure: true,
+                srtp_keys: vec![k],
+            };
+            sig.announce(port, binding);
+        }
+        let (ta, tb) = (Transform::new(&a).unwrap(), Transform::new(&b).unwrap());
+        let mut st = SrtpState::default();
+        let mut out = Vec::new();
+        with_ctx(&[], &mut sig, |ctx| {
+            for (i, seq) in [65_534u16, 65_535, 0, 1].into_iter().enumerate() {
+                let roc = u32::from(i >= 2);
+                let p = ta.protect_rtp(&rtp(7, seq), roc).unwrap();
+                assert_eq!(st.unprotect(ctx, Direction::C2S, &p, false, Timestamp(0), &mut out), Verdict::Decrypted);
+                assert_eq!(out, rtp(7, seq));
+            }
+            let p = tb.protect_rtp(&rtp(9, 10), 0).unwrap();
+            assert_eq!(st.unprotect(ctx, Direction::S2C, &p, false, Timestamp(0), &mut out), Verdict::Decrypted);
+            let p = tb.protect_rtcp(&[0x80, 201, 0, 1, 0, 0, 0, 9], 0, true).unwrap();
+            assert_eq!(st.unprotect(ctx, Direction::S2C, &p, true, Timestamp(0), &mut out), Verdict::Decrypted);
+            let mut bad = ta.protect_rtp(&rtp(7, 2), 1).unwrap();
+            bad[20] ^= 1;
+            assert_eq!(st.unprotect(ctx, Direction::C2S, &bad, false, Timestamp(0), &mut out), Verdict::Failed);
+            assert_eq!(*ctx.anomalies, 1);
+        });
+        let c = st.counts(Direction::C2S, 7, false);
+        assert_eq!((c.srtp, c.decrypted, c.auth_failures, c.key_source), (true, 4, 1, Some("sdes")));
+        assert_eq!(st.counts(Direction::S2C, 9, false).decrypted, 1);
+        assert_eq!(st.rtcp_counts().decrypted, 1);
+    }
+
+    #[test]
+    fn any_keys_give_up_on_plain_rtp_but_specific_keys_count_failures() {
+        let any: KeySpec = "SRTP_AES128_CM_HMAC_SHA1_80:AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEB".parse().unwrap();
+        let mut sig = Signalled::default();
+        let mut st = SrtpState::default();
+        let mut out = Vec::new();
+        with_ctx(&[any.clone()], &mut sig, |ctx| {
+            for seq in 0..40 {
+                let v = st.unprotect(ctx, Direction::C2S, &rtp(3, seq), false, Timestamp(0), &mut out);
+                assert_eq!(v, if seq < 16 { Verdict::Failed } else { Verdict::NoKey });
+            }
+        });
+        assert!(!st.counts(Direction::C2S, 3, false).srtp, "plain RTP stays plain");
+        let mut specific = any;
+        specific.selector.ssrc = Some(3);
+        let mut st = SrtpState::default();
+        with_ctx(&[specific], &mut sig, |ctx| {
+            for seq in 0..40 {
+                assert_eq!(
+                    st.unprotect(ctx, Direction::C2S, &rtp(3, seq), false, Timestamp(0), &mut out),
+                    Verdict::Failed
+                );
+            }
+        });
+        let c = st.counts(Direction::C2S, 3, false);
+        assert_eq!((c.srtp, c.decrypted, c.auth_failures), (true, 0, 40));
+    }
+
+    #[test]
+    fn dtls_keys_come_first_and_a_new_handshake_rekeys() {
+        let (c1, s1, c2) = (key(1), key(2), key(3));
+        let mut sig = Signalled::default();
+        let mut st = SrtpState::default();
+        st.set_dtls_keys(Direction::S2C, c1, s1);
+        let mut out = Vec::new();
+        with_ctx(&[], &mut sig, |ctx| {
+            let p = Transform::new(&c1).unwrap().protect_rtp(&rtp(5, 1), 0).unwrap();
+            assert_eq!(st.unprotect(ctx, Direction::S2C, &p, false, Timestamp(0), &mut out), Verdict::Decrypted);
+            let p = Transform::new(&s1).unwrap().protect_rtp(&rtp(6, 1), 0).unwrap();
+            assert_eq!(st.unprotect(ctx, Direction::C2S, &p, false, Timestamp(0), &mut out), Verdict::Decrypted);
+            st.set_dtls_keys(Direction::S2C, c2, s1);
+            let p = Transform::new(&c2).unwrap().protect_rtp(&rtp(5, 2), 0).unwrap();
+            assert_eq!(st.unprotect(ctx, Direction::S2C, &p, false, Timestamp(0), &mut out), Verdict::Decrypted);
+        });
+        assert_eq!(st.counts(Direction::S2C, 5, false).key_source, Some("dtls"));
+        assert_eq!(st.counts(Direction::S2C, 5, false).auth_failures, 0);
+    }
+}

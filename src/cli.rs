@@ -19,6 +19,17 @@ pub enum ReportFormat {
     Text,
 }
 
+/// Latency lab output formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LabFormat {
+    /// A table for people.
+    Text,
+    /// One JSON object (see the report contract).
+    Json,
+    /// One CSV table: session, phase and pipeline rows.
+    Csv,
+}
+
 /// streamscope: see what streaming protocols really do on the wire.
 #[derive(Debug, Clone, Parser)]
 #[command(name = "streamscope", version, about, long_about = None)]
@@ -50,6 +61,13 @@ pub struct Args {
     /// Print the event timeline as NDJSON.
     #[arg(long)]
     pub events: bool,
+    /// Latency lab: compare the protocol sessions (phases, time to first media, control RTT,
+    /// delivery latency, jitter) and follow the media from ingest to delivery.
+    #[arg(long, conflicts_with_all = ["report", "events"])]
+    pub lab: bool,
+    /// Output format of --lab.
+    #[arg(long, value_enum, value_name = "FORMAT", requires = "lab", default_value = "text")]
+    pub format: LabFormat,
     /// Decode a port as a protocol, e.g. tcp:19350=rtmp (repeatable).
     #[arg(long = "decode-as", value_name = "T:PORT=PROTO")]
     pub decode_as: Vec<DecodeAs>,
@@ -93,7 +111,8 @@ fn config(args: &Args) -> Config {
     cfg.flows.max_flows = args.max_flows.max(1);
     // A headless report needs no event kept in memory: events are only for the UI and
     // `--events` (which streams them).
-    cfg.max_events = if args.report.is_some() || !std::io::stdout().is_terminal() { 0 } else { args.max_events };
+    cfg.max_events =
+        if args.report.is_some() || args.lab || !std::io::stdout().is_terminal() { 0 } else { args.max_events };
     cfg.decode_as = args.decode_as.clone();
     cfg.show_secrets = args.show_secrets;
     cfg.srtp_keys = args.srtp_key.clone();
@@ -132,11 +151,16 @@ pub fn run(args: Args) -> i32 {
         Engine::new(cfg)
     };
     let ui = args.report.is_none()
+        && !args.lab
         && !args.events
         && args.file.as_deref() != Some("-")
         && (args.file.is_some() || args.interface.is_some())
         && std::io::stdout().is_terminal()
         && std::io::stdin().is_terminal();
+    if args.lab || ui {
+        // The lab's collector sees every event, kept or not (bounded; cheap next to dissection).
+        engine.app.timeline.set_tap(Box::new(crate::lab::tap::LabTap::new()));
+    }
     if ui {
         return run_ui(&args, engine, stop);
     }
@@ -178,6 +202,19 @@ pub fn run(args: Args) -> i32 {
                 eprintln!("streamscope: writing events failed: {e}");
             }
         }
+        return 0;
+    }
+    if args.lab {
+        let report = crate::report::json::build(&engine, &source);
+        let lab = crate::lab::analyse(&engine, &report);
+        let out = match args.format {
+            LabFormat::Text => crate::lab::output::text(&lab),
+            LabFormat::Csv => crate::lab::output::csv(&lab),
+            LabFormat::Json => format!("{}\n", lab.to_json()),
+        };
+        let mut stdout = std::io::stdout().lock();
+        let _ = stdout.write_all(out.as_bytes());
+        let _ = stdout.flush();
         return 0;
     }
     let format = args.report.unwrap_or(ReportFormat::Text);

@@ -135,6 +135,7 @@ impl Engine {
     pub fn process(&mut self, pkt: &RawPacket<'_>) {
         let c = &mut self.capture;
         c.packets += 1;
+        self.app.timeline.frame = c.packets;
         c.bytes += u64::from(pkt.orig_len.max(pkt.data.len() as u32));
         c.captured_bytes += pkt.data.len() as u64;
         if (pkt.data.len() as u64) < u64::from(pkt.orig_len) {

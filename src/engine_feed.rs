@@ -33,6 +33,9 @@ pub struct EngineFeed {
     live: bool,
     last: Option<Instant>,
     final_seen: bool,
+    /// The capture file frames can be read back from: the file read, or the live capture's
+    /// `-w` file.
+    source_file: Option<String>,
 }
 
 impl EngineFeed {
@@ -84,6 +87,7 @@ impl EngineFeed {
             live: args.file.is_none(),
             last: None,
             final_seen: false,
+            source_file: args.file.clone().filter(|f| f != "-").or_else(|| args.write.clone()),
         }
     }
 
@@ -114,7 +118,8 @@ impl Feed for EngineFeed {
         self.ui_waiting.store(true, Ordering::Relaxed);
         let engine = lock(&self.engine);
         self.ui_waiting.store(false, Ordering::Relaxed);
-        let report = crate::report::json::build(&engine, &summary);
+        let mut report = crate::report::json::build(&engine, &summary);
+        crate::lab::attach(&engine, &mut report);
         let kept = engine.app.timeline.events();
         model.update(&report, kept.get(model.events.len()..).unwrap_or(&[]));
         model.progress = match (self.final_seen, self.live, self.file_size) {
@@ -128,6 +133,26 @@ impl Feed for EngineFeed {
             (false, false, _) => "reading".into(),
         };
         Ok(())
+    }
+
+    fn frame(&mut self, number: u64) -> Result<Vec<u8>, String> {
+        let path = self.file()?.to_string();
+        match capture::extract::frame(&path, number) {
+            Ok(Some(f)) => Ok(f.data),
+            Ok(None) => Err(format!("frame {number} is not in {path} (yet)")),
+            Err(e) => Err(e.to_string()),
+        }
+    }
+
+    fn write_flow(&mut self, flow: &capture::extract::FlowMatch, out: &str) -> Result<u64, String> {
+        let path = self.file()?.to_string();
+        capture::extract::write_flow(&path, flow, out).map_err(|e| e.to_string())
+    }
+}
+
+impl EngineFeed {
+    fn file(&self) -> Result<&str, String> {
+        self.source_file.as_deref().ok_or_else(|| "live capture without -w: no file to read packets back from".into())
     }
 }
 

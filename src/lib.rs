@@ -17,6 +17,7 @@ pub mod dissect;
 pub mod engine;
 pub mod engine_feed;
 pub mod flow;
+pub mod lab;
 pub mod report;
 pub mod session;
 pub mod time;

@@ -56,6 +56,10 @@ pub struct Event {
     pub latency_ms: Option<f64>,
     /// The event's own fields, in order.
     pub fields: Vec<(&'static str, FieldValue)>,
+    /// Number (1-based, as tshark's `frame.number`) of the captured frame being processed when
+    /// the event was emitted — the packet that completed it; 0 when not known. Set by
+    /// [`Timeline::push`].
+    pub frame: u64,
 }
 
 impl Event {
@@ -67,7 +71,7 @@ impl Event {
         name: impl Into<Cow<'static, str>>,
         dir: Option<Direction>,
     ) -> Self {
-        Event { ts, flow, protocol, name: name.into(), dir, latency_ms: None, fields: Vec::new() }
+        Event { ts, flow, protocol, name: name.into(), dir, latency_ms: None, fields: Vec::new(), frame: 0 }
     }
 
     /// Adds a field.
@@ -90,6 +94,9 @@ impl Event {
         m.insert("protocol".into(), Value::from(self.protocol));
         m.insert("event".into(), Value::from(self.name.as_ref()));
         m.insert("dir".into(), self.dir.map(|d| Value::from(d.as_str())).unwrap_or(Value::Null));
+        if self.frame > 0 {
+            m.insert("frame".into(), Value::from(self.frame));
+        }
         if let Some(l) = self.latency_ms {
             m.insert("latency_ms".into(), crate::report::json_ms(l));
         }
@@ -100,9 +107,21 @@ impl Event {
     }
 }
 
+/// Something that looks at every event as it is emitted, whether or not the store keeps it
+/// (the latency lab's collector). It must keep its own memory bounded.
+pub trait EventTap: Send {
+    /// Sees one event.
+    fn observe(&mut self, ev: &Event);
+    /// The tap as `Any`, so its owner can read what it collected.
+    fn as_any(&self) -> &dyn std::any::Any;
+}
+
 /// Where events go.
 pub struct Timeline {
     kept: Vec<Event>,
+    /// Number of the frame being processed (stamped on each event pushed).
+    pub frame: u64,
+    tap: Option<Box<dyn EventTap>>,
     cap: usize,
     /// Events not kept because the cap was reached.
     pub dropped: u64,
@@ -116,18 +135,37 @@ pub struct Timeline {
 impl Timeline {
     /// A store that keeps up to `cap` events in memory.
     pub fn new(cap: usize) -> Self {
-        Timeline { kept: Vec::new(), cap, dropped: 0, total: 0, stream: None, stream_error: None }
+        Timeline { kept: Vec::new(), frame: 0, tap: None, cap, dropped: 0, total: 0, stream: None, stream_error: None }
     }
 
     /// A timeline that writes every event as an NDJSON line and keeps none.
     pub fn streaming(out: Box<dyn Write + Send>) -> Self {
-        Timeline { kept: Vec::new(), cap: 0, dropped: 0, total: 0, stream: Some(out), stream_error: None }
+        Timeline {
+            kept: Vec::new(),
+            frame: 0,
+            tap: None,
+            cap: 0,
+            dropped: 0,
+            total: 0,
+            stream: Some(out),
+            stream_error: None,
+        }
     }
 
     /// Whether a new event would be kept or written (callers may skip building one if not;
     /// it is still counted by [`Timeline::skipped`]).
     pub fn accepting(&self) -> bool {
-        self.stream.is_some() || self.kept.len() < self.cap
+        self.stream.is_some() || self.tap.is_some() || self.kept.len() < self.cap
+    }
+
+    /// Sets the tap that sees every event from now on.
+    pub fn set_tap(&mut self, tap: Box<dyn EventTap>) {
+        self.tap = Some(tap);
+    }
+
+    /// The tap, if one is set.
+    pub fn tap(&self) -> Option<&dyn EventTap> {
+        self.tap.as_deref()
     }
 
     /// Counts an event that was not built because the store was full.
@@ -137,8 +175,14 @@ impl Timeline {
     }
 
     /// Adds an event.
-    pub fn push(&mut self, ev: Event) {
+    pub fn push(&mut self, mut ev: Event) {
         self.total += 1;
+        if ev.frame == 0 {
+            ev.frame = self.frame;
+        }
+        if let Some(tap) = self.tap.as_mut() {
+            tap.observe(&ev);
+        }
         if let Some(out) = self.stream.as_mut() {
             if self.stream_error.is_none() {
                 let line = ev.to_json().to_string();

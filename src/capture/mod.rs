@@ -1,6 +1,7 @@
 //! Capture sources: files (pcap, pcapng) and live interfaces. This is one of the two edges of
 //! the pipeline that does I/O; everything after it is driven by capture time.
 
+pub mod extract;
 pub mod file;
 #[cfg(feature = "live")]
 pub mod live;

@@ -1,7 +1,7 @@
 //! `--report json`: one JSON object (report contract: `capture`, `flows`, `latency`, and each
 //! protocol's section once its dissector lands).
 
-use super::{addr, json_ms, json_ts};
+use super::{addr, json_ms, json_ts, micros_of};
 use crate::capture::SourceSummary;
 use crate::engine::Engine;
 use crate::flow::FlowRecord;
@@ -189,16 +189,4 @@ pub fn flow_json(r: &FlowRecord, anomalies: u64) -> Value {
         );
     }
     v
-}
-
-/// A report timestamp (seconds with six decimals) back in microseconds, exactly.
-fn micros_of(v: &Value) -> Option<i64> {
-    let s = v.to_string();
-    let (secs, frac) = s.split_once('.').unwrap_or((&s, "0"));
-    let mut frac = frac.to_string();
-    frac.truncate(6);
-    while frac.len() < 6 {
-        frac.push('0');
-    }
-    Some(secs.parse::<i64>().ok()? * 1_000_000 + frac.parse::<i64>().ok()?)
 }

@@ -30,3 +30,21 @@ fn number(s: &str) -> Value {
 pub fn addr(a: SocketAddr) -> String {
     a.to_string()
 }
+
+/// A report timestamp (a JSON number of seconds with up to six decimals) back in microseconds,
+/// exactly (no float rounding).
+pub fn micros_of(v: &Value) -> Option<i64> {
+    if !v.is_number() {
+        return None;
+    }
+    let s = v.to_string();
+    let neg = s.starts_with('-');
+    let (secs, frac) = s.trim_start_matches('-').split_once('.').map_or((s.trim_start_matches('-'), ""), |p| p);
+    let mut frac = frac.to_string();
+    frac.truncate(6);
+    while frac.len() < 6 {
+        frac.push('0');
+    }
+    let m = secs.parse::<i64>().ok()? * 1_000_000 + frac.parse::<i64>().ok()?;
+    Some(if neg { -m } else { m })
+}

@@ -56,17 +56,6 @@ pub fn parse_pdt(s: &str) -> Option<i64> {
     Some(secs * 1_000_000 + micros)
 }
 
-fn micros(v: &Value) -> Option<i64> {
-    let s = v.to_string();
-    let (a, b) = s.split_once('.').unwrap_or((&s, "0"));
-    let mut b = b.to_string();
-    b.truncate(6);
-    while b.len() < 6 {
-        b.push('0');
-    }
-    Some(a.parse::<i64>().ok()? * 1_000_000 + b.parse::<i64>().ok()?)
-}
-
 fn path(u: &str) -> String {
     u.split(['?', '#']).next().unwrap_or("").to_string()
 }
@@ -109,7 +98,7 @@ pub fn build(engine: &Engine) -> Vec<Value> {
     }
     let mut out = Vec::new();
     for (client, mut xs) in by_client {
-        xs.sort_by_key(|x| micros(&x["ts"]).unwrap_or(0));
+        xs.sort_by_key(|x| super::micros_of(&x["ts"]).unwrap_or(0));
         let mut reloads: BTreeMap<String, Vec<i64>> = BTreeMap::new();
         let mut segments = Vec::new();
         let mut switches = Vec::new();
@@ -117,7 +106,7 @@ pub fn build(engine: &Engine) -> Vec<Value> {
         let mut worst_ratio: Option<f64> = None;
         for x in &xs {
             let p = path(x["uri"].as_str().unwrap_or(""));
-            let at = micros(&x["ts"]);
+            let at = super::micros_of(&x["ts"]);
             match x["kind"].as_str() {
                 Some("playlist") => reloads.entry(p).or_default().extend(at),
                 Some("segment" | "part") => {
@@ -141,7 +130,7 @@ pub fn build(engine: &Engine) -> Vec<Value> {
                         worst_ratio = Some(worst_ratio.map_or(r, |w: f64| w.max(r)));
                     }
                     // Live latency: arrival minus the end of the segment's media time.
-                    let latency = match (info.and_then(|i| i.2), duration, micros(&x["response_end_ts"])) {
+                    let latency = match (info.and_then(|i| i.2), duration, super::micros_of(&x["response_end_ts"])) {
                         (Some(pdt), Some(d), Some(end)) => Some(json_ms((end - pdt) as f64 / 1000.0 - d * 1000.0)),
                         _ => None,
                     };

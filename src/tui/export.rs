@@ -17,6 +17,18 @@ fn line(out: &mut String, cells: &[String]) {
     out.push_str("\r\n");
 }
 
+/// The packets of a flow row: transport, endpoints and time span.
+pub fn flow_match(f: &super::model::FlowRow) -> Option<crate::capture::extract::FlowMatch> {
+    Some(crate::capture::extract::FlowMatch {
+        tcp: f.transport == "tcp",
+        a: f.client.parse().ok()?,
+        b: f.server.parse().ok()?,
+        first: crate::time::Timestamp(f.span_us.0 * 1000),
+        // The report's times are cut to the µs: the last packet may be up to 999 ns later.
+        last: crate::time::Timestamp(f.span_us.1 * 1000 + 999),
+    })
+}
+
 /// File name for the current view's export.
 pub fn file_name(st: &State) -> String {
     match st.tab {
@@ -26,6 +38,8 @@ pub fn file_name(st: &State) -> String {
             None => "streamscope-timeline.csv".into(),
         },
         Tab::Latency => "streamscope-latency.csv".into(),
+        Tab::Streams => "streamscope-streams.csv".into(),
+        Tab::Lab => "streamscope-lab.csv".into(),
     }
 }
 
@@ -100,6 +114,48 @@ pub fn csv(st: &State) -> String {
                         format!("{:.3}", l.max),
                     ],
                 );
+            }
+        }
+        Tab::Streams => {
+            let head = ["kind", "flow", "stream", "codec", "kbps", "lost", "jitter_ms", "width_s", "series"];
+            line(&mut out, &head.map(String::from));
+            let opt = |v: Option<f64>| v.map(|x| format!("{x:.3}")).unwrap_or_default();
+            for x in st.visible_streams().into_iter().filter_map(|i| m.streams.get(i)) {
+                let series: Vec<String> = x.series.iter().map(|v| format!("{v:.3}")).collect();
+                line(
+                    &mut out,
+                    &[
+                        x.kind.clone(),
+                        x.flow.to_string(),
+                        x.id.clone(),
+                        x.codec.clone(),
+                        opt(x.kbps),
+                        x.lost.map(|l| l.to_string()).unwrap_or_default(),
+                        opt(x.jitter_ms),
+                        x.width_s.to_string(),
+                        series.join(" "),
+                    ],
+                );
+            }
+        }
+        Tab::Lab => {
+            let head = [
+                "protocol",
+                "flow",
+                "session",
+                "time_to_first_media_ms",
+                "control_rtt_ms",
+                "delivery_latency_ms",
+                "jitter_ms",
+                "phases",
+            ];
+            line(&mut out, &head.map(String::from));
+            for x in st.visible_lab().into_iter().filter_map(|i| m.lab.get(i)) {
+                let phases: Vec<String> = x.phases.iter().map(|(n, _, d)| format!("{n}={d:.3}")).collect();
+                let mut cells = vec![x.protocol.clone(), x.flow.to_string(), x.label.clone()];
+                cells.extend(x.metrics.iter().map(|v| v.map(|x| format!("{x:.3}")).unwrap_or_default()));
+                cells.push(phases.join(" "));
+                line(&mut out, &cells);
             }
         }
     }

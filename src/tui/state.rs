@@ -4,7 +4,7 @@
 use super::model::{FlowRow, FlowSort, Model};
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
-/// The views, in tab order (number keys 1–3).
+/// The views, in tab order (number keys 1–5).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Tab {
     /// One row per flow.
@@ -13,17 +13,23 @@ pub enum Tab {
     Timeline,
     /// Latency summaries per protocol and metric.
     Latency,
+    /// Media streams with bitrate, loss and jitter over time.
+    Streams,
+    /// The latency lab: sessions, phases and the ingest → delivery pipeline.
+    Lab,
 }
 
 impl Tab {
     /// All tabs in order.
-    pub const ALL: [Tab; 3] = [Tab::Flows, Tab::Timeline, Tab::Latency];
+    pub const ALL: [Tab; 5] = [Tab::Flows, Tab::Timeline, Tab::Latency, Tab::Streams, Tab::Lab];
     /// Title shown in the tab bar.
     pub fn title(self) -> &'static str {
         match self {
             Tab::Flows => "1 Flows",
             Tab::Timeline => "2 Timeline",
             Tab::Latency => "3 Latency",
+            Tab::Streams => "4 Streams",
+            Tab::Lab => "5 Lab",
         }
     }
     /// Position in the tab bar.
@@ -44,6 +50,10 @@ pub enum Action {
     Quit,
     /// Write the current view's rows to a file (`e`).
     Export,
+    /// Read this frame's bytes for the hex pane.
+    LoadFrame(u64),
+    /// Write this flow's packets to a pcapng (`w`).
+    WriteFlow(u64),
 }
 
 /// The UI state.
@@ -54,7 +64,7 @@ pub struct State {
     /// Current view.
     pub tab: Tab,
     /// Selected row per view (index into the visible rows).
-    pub selected: [usize; 3],
+    pub selected: [usize; 5],
     /// Flows sort order.
     pub sort: FlowSort,
     /// Text filter (`/`): rows whose text contains it, case-insensitive.
@@ -73,6 +83,12 @@ pub struct State {
     pub message: String,
     /// Timeline follows the newest event as events arrive (`f`); moving the selection stops it.
     pub follow: bool,
+    /// The hex pane's frame: its number and bytes (or why they could not be read).
+    pub hex: Option<(u64, Result<Vec<u8>, String>)>,
+    /// Screen row of the current table's first data row, set by the last draw.
+    pub table_top: u16,
+    /// Index of the row drawn first in the current table, set by the last draw.
+    pub table_offset: usize,
 }
 
 impl State {
@@ -81,7 +97,7 @@ impl State {
         State {
             model,
             tab: Tab::Flows,
-            selected: [0; 3],
+            selected: [0; 5],
             sort: FlowSort::Id,
             filter: String::new(),
             editing_filter: false,
@@ -91,7 +107,46 @@ impl State {
             page: 10,
             message: String::new(),
             follow: false,
+            hex: None,
+            table_top: 0,
+            table_offset: 0,
         }
+    }
+
+    /// A mouse click on screen row `y`: selects the table row drawn there.
+    pub fn on_click(&mut self, y: u16) -> Action {
+        if self.help || y < self.table_top {
+            return Action::Continue;
+        }
+        let idx = self.table_offset + usize::from(y - self.table_top);
+        if idx < self.rows() {
+            self.move_cursor(idx as isize);
+        }
+        Action::Continue
+    }
+
+    /// The flow the current view points at: the selected flow, the Timeline's flow or the
+    /// selected event's flow, the selected stream's or lab session's flow.
+    pub fn current_flow(&self) -> Option<u64> {
+        let c = self.cursor();
+        match self.tab {
+            Tab::Flows => self.visible_flows().get(c).and_then(|&i| self.model.flows.get(i)).map(|f| f.id),
+            Tab::Timeline => self
+                .flow_filter
+                .or_else(|| self.visible_events().get(c).and_then(|&i| self.model.events.get(i)).and_then(|e| e.flow)),
+            Tab::Streams => self.visible_streams().get(c).and_then(|&i| self.model.streams.get(i)).map(|x| x.flow),
+            Tab::Lab => self.visible_lab().get(c).and_then(|&i| self.model.lab.get(i)).map(|x| x.flow),
+            Tab::Latency => None,
+        }
+    }
+
+    /// The frame number of the selected Timeline event.
+    pub fn selected_frame(&self) -> Option<u64> {
+        self.visible_events()
+            .get(self.cursor())
+            .and_then(|&i| self.model.events.get(i))
+            .and_then(|e| e.json.get("frame"))
+            .and_then(serde_json::Value::as_u64)
     }
 
     /// Whether a row passes the filter; the row's text is only built when there is one.
@@ -145,11 +200,35 @@ impl State {
             .collect()
     }
 
+    /// Indices into `model.streams` of the visible rows.
+    pub fn visible_streams(&self) -> Vec<usize> {
+        self.model
+            .streams
+            .iter()
+            .enumerate()
+            .filter(|(_, x)| self.matches(|| format!("{} {} {} {}", x.kind, x.flow, x.id, x.codec)))
+            .map(|(i, _)| i)
+            .collect()
+    }
+
+    /// Indices into `model.lab` of the visible sessions.
+    pub fn visible_lab(&self) -> Vec<usize> {
+        self.model
+            .lab
+            .iter()
+            .enumerate()
+            .filter(|(_, x)| self.matches(|| format!("{} {} {}", x.protocol, x.flow, x.label)))
+            .map(|(i, _)| i)
+            .collect()
+    }
+
     fn rows(&self) -> usize {
         match self.tab {
             Tab::Flows => self.visible_flows().len(),
             Tab::Timeline => self.visible_events().len(),
             Tab::Latency => self.visible_latency().len(),
+            Tab::Streams => self.visible_streams().len(),
+            Tab::Lab => self.visible_lab().len(),
         }
     }
 
@@ -188,7 +267,7 @@ impl State {
                 KeyCode::Char(c) => self.filter.push(c),
                 _ => {}
             }
-            self.selected = [0; 3];
+            self.selected = [0; 5];
             return Action::Continue;
         }
         if self.help {
@@ -200,6 +279,15 @@ impl State {
         match key.code {
             KeyCode::Char('q') => return Action::Quit,
             KeyCode::Char('e') => return Action::Export,
+            KeyCode::Char('w') => {
+                return match self.current_flow() {
+                    Some(f) => Action::WriteFlow(f),
+                    None => {
+                        self.message = "w: select a flow first".into();
+                        Action::Continue
+                    }
+                }
+            }
             KeyCode::Char('f') => {
                 self.follow = !self.follow;
                 if !self.follow {
@@ -211,6 +299,8 @@ impl State {
             KeyCode::Char('1') => self.tab = Tab::Flows,
             KeyCode::Char('2') => self.tab = Tab::Timeline,
             KeyCode::Char('3') => self.tab = Tab::Latency,
+            KeyCode::Char('4') => self.tab = Tab::Streams,
+            KeyCode::Char('5') => self.tab = Tab::Lab,
             KeyCode::Tab => self.tab = self.tab.shifted(1),
             KeyCode::BackTab => self.tab = self.tab.shifted(Tab::ALL.len() - 1),
             KeyCode::Down | KeyCode::Char('j') => self.move_cursor(cur + 1),
@@ -235,8 +325,16 @@ impl State {
                         self.move_cursor(0);
                     }
                 }
-                Tab::Timeline => self.detail = !self.visible_events().is_empty(),
-                Tab::Latency => {}
+                Tab::Timeline => {
+                    self.detail = !self.visible_events().is_empty();
+                    if let Some(n) = self.selected_frame().filter(|_| self.detail) {
+                        if self.hex.as_ref().map(|(h, _)| *h) != Some(n) {
+                            return Action::LoadFrame(n);
+                        }
+                    }
+                }
+                Tab::Lab => self.detail = !self.visible_lab().is_empty(),
+                Tab::Latency | Tab::Streams => {}
             },
             KeyCode::Esc => {
                 if self.detail {
@@ -249,6 +347,14 @@ impl State {
                 }
             }
             _ => {}
+        }
+        if self.tab == Tab::Timeline && self.detail {
+            // The hex pane follows the selection.
+            if let Some(n) = self.selected_frame() {
+                if self.hex.as_ref().map(|(h, _)| *h) != Some(n) {
+                    return Action::LoadFrame(n);
+                }
+            }
         }
         Action::Continue
     }

@@ -229,7 +229,8 @@ impl RtpDissector {
                 ctx.emit(
                     Event::new(ts, Some(ctx.flow), "rtp", "rtp.stream.start", Some(dir))
                         .with("ssrc", FieldValue::Str(format!("0x{:08x}", h.ssrc)))
-                        .with("payload_type", FieldValue::U64(u64::from(h.pt))),
+                        .with("payload_type", FieldValue::U64(u64::from(h.pt)))
+                        .with("payload_bytes", FieldValue::U64(h.payload_len as u64)),
                 );
                 self.streams.len() - 1
             }
@@ -389,6 +390,7 @@ impl DatagramDissector for RtpDissector {
                     "payload_bytes": s.payload_bytes,
                     "bitrate_kbps": s.bitrate_kbps().map(json_ms),
                     "interleaved_channel": channel,
+                    "series": s.series_json(),
             });
             if let (true, Some(o)) = (srtp.srtp, entry.as_object_mut()) {
                 o.insert("decrypted".into(), json!(srtp.decrypted));

@@ -72,6 +72,95 @@ pub struct StreamStats {
     pub encoding: Option<String>,
     first_rtp_ts: u32,
     last_rtp_ts: u32,
+    /// Bitrate, loss and jitter over time.
+    pub series: Series,
+}
+
+/// Most buckets a stream's time series keeps; past it, neighbours merge and buckets widen.
+pub const SERIES_BUCKETS: usize = 300;
+
+/// One time bucket of a stream's series.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+struct Bucket {
+    bytes: u64,
+    packets: u64,
+    /// Highest extended sequence number at the bucket's last packet.
+    max_ext: u64,
+    /// Jitter (in timestamp units, per candidate rate) at the bucket's last packet.
+    jitter: [f32; CANDIDATE_RATES.len()],
+}
+
+/// A stream's bitrate, loss and jitter over time, in at most [`SERIES_BUCKETS`] buckets of
+/// `width_s` seconds (1 s, doubling as the stream grows longer).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Series {
+    buckets: Vec<Bucket>,
+    width_s: u64,
+}
+
+impl Series {
+    fn bucket(&mut self, secs: f64) -> Option<&mut Bucket> {
+        if self.width_s == 0 {
+            self.width_s = 1;
+        }
+        let mut i = (secs.max(0.0) as u64) / self.width_s;
+        while i >= SERIES_BUCKETS as u64 {
+            // Merge neighbours: the later one's end state, both ones' counts.
+            let merged: Vec<Bucket> = self
+                .buckets
+                .chunks(2)
+                .map(|c| {
+                    let mut b = c.last().copied().unwrap_or_default();
+                    b.bytes = c.iter().map(|x| x.bytes).sum();
+                    b.packets = c.iter().map(|x| x.packets).sum();
+                    b
+                })
+                .collect();
+            self.buckets = merged;
+            self.width_s *= 2;
+            i = (secs.max(0.0) as u64) / self.width_s;
+        }
+        let i = i as usize;
+        while self.buckets.len() <= i {
+            let prev = self.buckets.last().map(|b| Bucket { bytes: 0, packets: 0, ..*b }).unwrap_or_default();
+            self.buckets.push(prev);
+        }
+        self.buckets.get_mut(i)
+    }
+
+    /// Seconds per bucket.
+    pub fn width_s(&self) -> u64 {
+        self.width_s.max(1)
+    }
+
+    /// Payload kbit/s per bucket.
+    pub fn kbps(&self) -> Vec<f64> {
+        let w = self.width_s() as f64;
+        self.buckets.iter().map(|b| b.bytes as f64 * 8.0 / w / 1000.0).collect()
+    }
+
+    /// Packets lost per bucket: sequence numbers that became due in it minus packets received
+    /// in it (negative when late packets arrive).
+    pub fn lost(&self, base_ext: u64) -> Vec<i64> {
+        let mut prev = base_ext.saturating_sub(1);
+        self.buckets
+            .iter()
+            .map(|b| {
+                let due = b.max_ext.saturating_sub(prev) as i64;
+                prev = prev.max(b.max_ext);
+                due - b.packets as i64
+            })
+            .collect()
+    }
+
+    /// Jitter (ms) at the end of each bucket, for the candidate rate `rate`.
+    pub fn jitter_ms(&self, rate: u32) -> Vec<f64> {
+        let Some(idx) = CANDIDATE_RATES.iter().position(|r| *r == rate) else { return Vec::new() };
+        self.buckets
+            .iter()
+            .map(|b| f64::from(b.jitter.get(idx).copied().unwrap_or(0.0)) * 1000.0 / f64::from(rate))
+            .collect()
+    }
 }
 
 #[derive(Debug, Clone, Copy, Default)]
@@ -129,6 +218,7 @@ impl StreamStats {
             encoding: None,
             first_rtp_ts: rtp_ts,
             last_rtp_ts: rtp_ts,
+            series: Series::default(),
         }
     }
 
@@ -207,6 +297,24 @@ impl StreamStats {
         for (j, rate) in self.jitter.iter_mut().zip(CANDIDATE_RATES) {
             j.update(secs * f64::from(rate), rtp_ts);
         }
+        let (max_ext, jitter) = (self.max_ext, self.jitter.map(|j| j.j as f32));
+        if let Some(b) = self.series.bucket(secs) {
+            b.bytes += payload as u64;
+            b.packets += 1;
+            b.max_ext = b.max_ext.max(max_ext);
+            b.jitter = jitter;
+        }
+    }
+
+    /// The series as JSON: `width_s`, `kbps`, `lost` and `jitter_ms` per bucket.
+    pub fn series_json(&self) -> serde_json::Value {
+        let rate = self.clock_rate();
+        serde_json::json!({
+            "width_s": self.series.width_s(),
+            "kbps": self.series.kbps().into_iter().map(crate::report::json_ms).collect::<Vec<_>>(),
+            "lost": self.series.lost(self.base_ext),
+            "jitter_ms": rate.map(|r| self.series.jitter_ms(r).into_iter().map(crate::report::json_ms).collect::<Vec<_>>()),
+        })
     }
 
     fn seen_bit_peek(&self, ext: u64) -> bool {
@@ -291,6 +399,26 @@ mod tests {
         assert_eq!(s.expected(), 11); // 65530 ..= 4 across the wrap
         assert_eq!(s.lost(), 3); // 65535, 2, 3
         assert_eq!(s.last_seq(), 4);
+    }
+
+    #[test]
+    fn series_counts_loss_per_second_and_widens_past_the_cap() {
+        let mut s = StreamStats::new(1, 0, 0, t(0.0), Some(8000));
+        // 50 packets a second for 3 s; 5 lost in the second second.
+        for i in 0..150u32 {
+            if (60..65).contains(&i) {
+                continue;
+            }
+            s.add(i as u16, i * 160, 0, false, 100, t(f64::from(i) * 20.0));
+        }
+        assert_eq!(s.series.width_s(), 1);
+        assert_eq!(s.series.lost(s.base_ext), vec![0, 5, 0]);
+        assert_eq!(s.series.kbps(), vec![40.0, 36.0, 40.0]);
+        // A packet 1000 s later: 1001 one-second buckets do not fit in 300, so they widen to 4 s.
+        s.add(150, 150 * 160, 0, false, 100, t(1_000_000.0));
+        assert_eq!(s.series.width_s(), 4);
+        assert!(s.series.kbps().len() <= SERIES_BUCKETS);
+        assert_eq!(s.series.lost(s.base_ext).iter().sum::<i64>(), 5);
     }
 
     #[test]

@@ -77,7 +77,8 @@ pub struct Args {
     /// SRTP master key, repeatable: [SELECTOR:]PROFILE:BASE64. SELECTOR is `any` (the
     /// default) or `ssrc=0xHEX`, `flow=N`, `dir=c2s|s2c` joined by commas; PROFILE is
     /// SRTP_AES128_CM_HMAC_SHA1_80, SRTP_AES128_CM_HMAC_SHA1_32, SRTP_AEAD_AES_128_GCM,
-    /// SRTP_AEAD_AES_256_GCM (or the SDES names AES_CM_128_HMAC_SHA1_80, AEAD_AES_128_GCM…);
+    /// SRTP_AEAD_AES_256_GCM (or the SDES names AES_CM_128_HMAC_SHA1_80, AEAD_AES_128_GCM…,
+    /// or OpenSSL's SRTP_AES128_CM_SHA1_80…);
     /// BASE64 is the master key followed by the master salt. Example:
     /// --srtp-key ssrc=0x599b218e:SRTP_AEAD_AES_256_GCM:pN4j…9z
     #[arg(long = "srtp-key", value_name = "SPEC", verbatim_doc_comment)]

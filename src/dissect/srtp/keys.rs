@@ -200,7 +200,10 @@ impl std::str::FromStr for KeySpec {
         }
         let profile = Profile::from_name(profile).ok_or_else(|| {
             let names: Vec<&str> = super::PROFILES.iter().map(|p| p.iana_name()).collect();
-            format!("--srtp-key: unknown profile {profile:?} (known: {}, or their SDES names)", names.join(", "))
+            format!(
+                "--srtp-key: unknown profile {profile:?} (known: {}, or their SDES or OpenSSL names)",
+                names.join(", ")
+            )
         })?;
         let bytes = base64_decode(b64).ok_or("--srtp-key: the key is not valid base64")?;
         let want = profile.key_len() + profile.salt_len();

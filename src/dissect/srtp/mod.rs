@@ -70,11 +70,20 @@ impl Profile {
         }
     }
 
-    /// A profile by its IANA DTLS-SRTP or SDES name (case-insensitive).
+    /// OpenSSL's (and libsrtp's) name, where it differs from IANA's.
+    pub fn openssl_name(self) -> &'static str {
+        match self {
+            Profile::AesCm128HmacSha1_80 => "SRTP_AES128_CM_SHA1_80",
+            Profile::AesCm128HmacSha1_32 => "SRTP_AES128_CM_SHA1_32",
+            p => p.iana_name(),
+        }
+    }
+
+    /// A profile by its IANA DTLS-SRTP, SDES or OpenSSL name (case-insensitive).
     pub fn from_name(name: &str) -> Option<Profile> {
         PROFILES
             .into_iter()
-            .find(|p| p.iana_name().eq_ignore_ascii_case(name) || p.sdes_name().eq_ignore_ascii_case(name))
+            .find(|p| [p.iana_name(), p.sdes_name(), p.openssl_name()].iter().any(|n| n.eq_ignore_ascii_case(name)))
     }
 
     /// Master (and session) encryption key length in bytes.
@@ -128,6 +137,7 @@ mod tests {
         for p in PROFILES {
             assert_eq!(Profile::from_name(p.iana_name()), Some(p));
             assert_eq!(Profile::from_name(&p.sdes_name().to_lowercase()), Some(p));
+            assert_eq!(Profile::from_name(p.openssl_name()), Some(p));
             assert_eq!(Profile::from_dtls(p.dtls_code()), Some(p));
         }
         assert_eq!(Profile::from_name("SRTP_NULL_HMAC_SHA1_80"), None);

@@ -288,7 +288,7 @@ static GLOBAL: Counting = Counting;
 #[test]
 fn keyed_streams_decrypt_without_allocating() {
     use streamscope::dissect::rtp::RtpDissector;
-    use streamscope::dissect::srtp::cipher::Transform;
+    use streamscope::dissect::srtp::transform::Transform;
     use streamscope::dissect::srtp::PROFILES;
     use streamscope::dissect::{Ctx, DatagramDissector, Signalled};
     use streamscope::flow::Direction;

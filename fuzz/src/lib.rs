@@ -431,7 +431,7 @@ const SRTP_KEY: [u8; 44] = [
 /// (3) cut into length-prefixed datagrams for the RTP dissector's SRTP state with the key
 /// given as `--srtp-key any`.
 pub fn srtp(data: &[u8]) {
-    use streamscope::dissect::srtp::{cipher::Transform, KeySpec, MasterKey, Selector, PROFILES};
+    use streamscope::dissect::srtp::{transform::Transform, KeySpec, MasterKey, Selector, PROFILES};
     let mut b = Bytes(data);
     let (Some(sel), Some(flip)) = (b.u8(), b.u16()) else { return };
     let rest = b.rest();

@@ -5,7 +5,7 @@
 //! selector first) and from SDP `a=crypto` lines bound to the sender's then the receiver's
 //! port; a stream tries them until one authenticates.
 
-use super::cipher::Transform;
+use super::transform::Transform;
 use super::MasterKey;
 use crate::dissect::{be16, be32, Ctx};
 use crate::flow::{Direction, PerDir};
@@ -21,6 +21,12 @@ const MAX_CANDIDATES: usize = 8;
 /// Packets of a stream nothing says is SRTP on which `any` keys are tried before the stream
 /// is taken for plain RTP.
 const TENTATIVE_PACKETS: u64 = 16;
+/// Rollover counters tried on a stream's first packets when 0 fails: a capture that starts
+/// in the middle of a call keyed by SDES or `--srtp-key` finds its streams past a wrap.
+const ROC_GUESSES: u32 = 64;
+/// The wider search runs on one unkeyed packet in this many (it costs `ROC_GUESSES` tries per
+/// candidate key).
+const ROC_SEARCH_EVERY: u64 = 32;
 
 /// Where a stream's key came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -30,7 +36,7 @@ pub enum Source {
     /// An SDP `a=crypto` line.
     Sdes,
     /// A `--srtp-key` option.
-    Option,
+    Configured,
 }
 
 impl Source {
@@ -39,7 +45,7 @@ impl Source {
         match self {
             Source::Dtls => "dtls",
             Source::Sdes => "sdes",
-            Source::Option => "option",
+            Source::Configured => "option",
         }
     }
 }
@@ -158,11 +164,6 @@ impl SrtpState {
         }
     }
 
-    /// Whether any key source may apply to this flow (DTLS keys, `--srtp-key` options).
-    pub fn has_dtls_keys(&self) -> bool {
-        self.dtls.c2s.is_some() || self.dtls.s2c.is_some()
-    }
-
     /// The counts of one stream (`rtcp`: its SRTCP context).
     pub fn counts(&self, dir: Direction, ssrc: u32, rtcp: bool) -> StreamCounts {
         let Some(s) = self.streams.iter().find(|s| s.dir == dir && s.ssrc == ssrc && s.rtcp == rtcp) else {
@@ -229,7 +230,7 @@ impl SrtpState {
                 .iter()
                 .filter(|k| k.selector.specificity() == level && k.selector.matches(ctx.flow, dir, ssrc));
             for k in matching {
-                push(&mut self.candidates, k.key, Source::Option, k.selector.is_specific());
+                push(&mut self.candidates, k.key, Source::Configured, k.selector.is_specific());
             }
         }
         // SDES: the key in an SDP protects what the endpoint that announced the port sends.
@@ -313,24 +314,29 @@ impl SrtpState {
             return Verdict::NoKey;
         }
         let candidates = std::mem::take(&mut self.candidates);
+        // A stream's first packet: the rollover counter starts at 0 (§3.3.1); now and then
+        // also later ones, for a capture that started mid-call.
+        let search = !rtcp && s.unkeyed_tries % ROC_SEARCH_EVERY == 0;
+        let rocs = 0..if search { ROC_GUESSES } else { 1 };
         let mut hit = None;
-        for (key, source, _) in &candidates {
-            let Some(k) = self.transform(key) else { continue };
-            // A stream's first packet: the rollover counter starts at 0 (§3.3.1).
-            if self.keys.get(k).is_some_and(|(_, t)| try_one(t, pkt, rtcp, 0, out)) {
-                hit = Some((k, *source));
-                break;
+        'rocs: for roc in rocs {
+            for (key, source, _) in &candidates {
+                let Some(k) = self.transform(key) else { continue };
+                if self.keys.get(k).is_some_and(|(_, t)| try_one(t, pkt, rtcp, roc, out)) {
+                    hit = Some((k, *source, roc));
+                    break 'rocs;
+                }
             }
         }
         self.candidates = candidates;
         let Some(s) = self.streams.get_mut(idx) else { return Verdict::NoKey };
         match hit {
-            Some((k, source)) => {
+            Some((k, source, roc)) => {
                 s.key = Some(k);
                 s.source = Some(source);
                 s.decrypted += 1;
                 if !rtcp {
-                    s.roc.update(seq, 0);
+                    s.roc.update(seq, roc);
                 }
                 ctx.emit(
                     Event::new(ts, Some(ctx.flow), "srtp", "srtp.keyed", Some(dir))
@@ -463,12 +469,28 @@ mod state_tests {
     }
 
     #[test]
+    fn a_stream_joined_after_rollovers_is_found() {
+        let k: KeySpec = "ssrc=0x11:SRTP_AEAD_AES_128_GCM:AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQ==".parse().unwrap();
+        let t = Transform::new(&k.key).unwrap();
+        let mut sig = Signalled::default();
+        let mut st = SrtpState::default();
+        let mut out = Vec::new();
+        with_ctx(&[k], &mut sig, |ctx| {
+            for (seq, roc) in [(65_535u16, 5u32), (0, 6), (1, 6)] {
+                let p = t.protect_rtp(&rtp(0x11, seq), roc).unwrap();
+                assert_eq!(st.unprotect(ctx, Direction::C2S, &p, false, Timestamp(0), &mut out), Verdict::Decrypted);
+            }
+        });
+        assert_eq!(st.counts(Direction::C2S, 0x11, false).decrypted, 3);
+    }
+
+    #[test]
     fn any_keys_give_up_on_plain_rtp_but_specific_keys_count_failures() {
         let any: KeySpec = "SRTP_AES128_CM_HMAC_SHA1_80:AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEB".parse().unwrap();
         let mut sig = Signalled::default();
         let mut st = SrtpState::default();
         let mut out = Vec::new();
-        with_ctx(&[any.clone()], &mut sig, |ctx| {
+        with_ctx(std::slice::from_ref(&any), &mut sig, |ctx| {
             for seq in 0..40 {
                 let v = st.unprotect(ctx, Direction::C2S, &rtp(3, seq), false, Timestamp(0), &mut out);
                 assert_eq!(v, if seq < 16 { Verdict::Failed } else { Verdict::NoKey });

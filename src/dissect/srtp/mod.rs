@@ -5,13 +5,14 @@
 //! each packet of a flow that may carry SRTP and analyses what authenticates as plain RTP/RTCP.
 //!
 //! - [`keys`]: master keys, `--srtp-key` and SDES parsing, the DTLS-SRTP exporter.
-//! - [`cipher`]: the key derivation function and the packet transforms (AES-CM + HMAC-SHA1,
-//!   AES-GCM).
+//! - [`cipher`]: AES counter mode and the key derivation function.
+//! - [`transform`]: the packet transforms (AES-CM + HMAC-SHA1, AES-GCM) for SRTP and SRTCP.
 //! - [`context`]: per-flow state: which key each stream uses, its rollover counter, counts.
 
 pub mod cipher;
 pub mod context;
 pub mod keys;
+pub mod transform;
 
 pub use context::{SrtpState, StreamCounts, Verdict};
 pub use keys::{KeySpec, MasterKey, Selector};

@@ -46,6 +46,10 @@ pub struct Args {
     /// Save the live capture to a pcapng file.
     #[arg(short = 'w', long = "write", value_name = "OUT.pcapng", requires = "interface")]
     pub write: Option<String>,
+    /// Live capture as root: switch to this user once the interface and -w file are open
+    /// (default: the user who ran sudo, else nobody; `root` keeps root), like tcpdump -Z.
+    #[arg(short = 'Z', long = "user", value_name = "USER", requires = "interface")]
+    pub user: Option<String>,
     /// Stop a live capture after this many seconds.
     #[arg(long, value_name = "SECONDS")]
     pub duration: Option<f64>,
@@ -219,16 +223,11 @@ pub fn run(args: Args) -> i32 {
         return 0;
     }
     let format = args.report.unwrap_or(ReportFormat::Text);
-    let out = match format {
-        ReportFormat::Json => {
-            let mut s = crate::report::json::build(&engine, &source).to_string();
-            s.push('\n');
-            s
-        }
-        ReportFormat::Text => crate::report::text::render(&engine, &source),
+    let mut stdout = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
+    let _ = match format {
+        ReportFormat::Json => crate::report::json::write(&engine, &source, &mut stdout),
+        ReportFormat::Text => stdout.write_all(crate::report::text::render(&engine, &source).as_bytes()),
     };
-    let mut stdout = std::io::stdout().lock();
-    let _ = stdout.write_all(out.as_bytes());
     let _ = stdout.flush();
     0
 }
@@ -265,6 +264,7 @@ pub(crate) fn live(
         snaplen: args.snaplen,
         buffer_mib: 32,
         announce: !args.quiet,
+        user: args.user.clone(),
     };
     capture::live::capture(&opts, stop, on_packet)
 }

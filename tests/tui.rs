@@ -516,3 +516,37 @@ fn w_writes_the_selected_flows_packets_to_a_pcapng() {
     }
     let _ = std::fs::remove_file(out);
 }
+
+#[test]
+fn half_a_million_flows_scroll_and_only_the_window_is_drawn() {
+    let row = |id: u64| streamscope::tui::model::FlowRow {
+        id,
+        protocol: "udp".into(),
+        transport: "udp".into(),
+        client: format!("10.0.{}.{}:{}", id / 65536 % 256, id / 256 % 256, 1024 + id % 60000),
+        server: "10.1.0.1:5004".into(),
+        packets: (1, 0),
+        bytes: (100, 0),
+        duration_s: 0.0,
+        anomalies: 0,
+        span_us: (0, 0),
+    };
+    let model = Model { flows: (0..500_000).map(row).collect(), ..Model::default() };
+    let mut st = State::new(model);
+    let text = screen(&mut st, 120, 30);
+    assert!(text.contains("Flows (500000)") && text.contains("│0 "), "{text}");
+    key(&mut st, KeyCode::End);
+    let text = screen(&mut st, 120, 30);
+    assert!(text.contains("499999"), "{text}");
+    assert_eq!(st.cursor(), 499_999);
+    for _ in 0..3 {
+        key(&mut st, KeyCode::PageUp);
+    }
+    let text = screen(&mut st, 120, 30);
+    let want = 499_999 - 3 * st.page;
+    assert_eq!(st.cursor(), want);
+    assert!(text.contains(&format!("│{want} ")), "{text}");
+    key(&mut st, KeyCode::Home);
+    let text = screen(&mut st, 120, 30);
+    assert!(text.contains("│0 ") && !text.contains("499999"), "{text}");
+}

@@ -179,6 +179,8 @@ pub struct Model {
     pub malformed: u64,
     /// Events the timeline had to drop (over its cap).
     pub events_dropped: u64,
+    /// Those events counted by name, most first.
+    pub dropped_by_name: Vec<(String, u64)>,
     /// Flows.
     pub flows: Vec<FlowRow>,
     /// Latency summaries.
@@ -296,6 +298,12 @@ impl Model {
         self.packets = u(&cap["packets"]);
         self.malformed = u(&cap["malformed"]) + u(&cap["truncated"]);
         self.events_dropped = u(&cap["events_dropped"]);
+        let mut by: Vec<(String, u64)> = cap["events_dropped_by_name"]
+            .as_object()
+            .map(|o| o.iter().map(|(k, v)| (k.clone(), u(v))).collect())
+            .unwrap_or_default();
+        by.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+        self.dropped_by_name = by;
         self.warning = cap["warning"].as_str().map(str::to_string);
     }
 }

@@ -25,6 +25,7 @@ macro_rules! ctx {
             client: $f.client,
             server: $f.server,
             signalled: &mut $s.signalled,
+            srtp_keys: &$s.srtp_keys,
         }
     };
 }
@@ -128,6 +129,8 @@ pub struct AppLayer {
     pub keylog: Option<std::sync::Arc<crate::dissect::tls::keylog::KeyLog>>,
     /// Media announced by signalling.
     pub signalled: crate::dissect::Signalled,
+    /// SRTP master keys from the command line (`--srtp-key`).
+    pub srtp_keys: Vec<crate::dissect::srtp::KeySpec>,
 }
 
 impl AppLayer {
@@ -144,6 +147,7 @@ impl AppLayer {
             rejected: 0,
             keylog: None,
             signalled: crate::dissect::Signalled::default(),
+            srtp_keys: Vec::new(),
         }
     }
 

@@ -78,6 +78,15 @@ pub struct Args {
     /// TLS key log (SSLKEYLOGFILE format) to decrypt TLS 1.2/1.3 and dissect what it carries.
     #[arg(long, value_name = "FILE")]
     pub keylog: Option<String>,
+    /// SRTP master key, repeatable: [SELECTOR:]PROFILE:BASE64. SELECTOR is `any` (the
+    /// default) or `ssrc=0xHEX`, `flow=N`, `dir=c2s|s2c` joined by commas; PROFILE is
+    /// SRTP_AES128_CM_HMAC_SHA1_80, SRTP_AES128_CM_HMAC_SHA1_32, SRTP_AEAD_AES_128_GCM,
+    /// SRTP_AEAD_AES_256_GCM (or the SDES names AES_CM_128_HMAC_SHA1_80, AEAD_AES_128_GCM…,
+    /// or OpenSSL's SRTP_AES128_CM_SHA1_80…);
+    /// BASE64 is the master key followed by the master salt. Example:
+    /// --srtp-key ssrc=0x599b218e:SRTP_AEAD_AES_256_GCM:pN4j…9z
+    #[arg(long = "srtp-key", value_name = "SPEC", verbatim_doc_comment)]
+    pub srtp_key: Vec<crate::dissect::srtp::KeySpec>,
     /// Show secrets (stream keys, credentials) instead of masking them.
     #[arg(long)]
     pub show_secrets: bool,
@@ -111,6 +120,7 @@ fn config(args: &Args) -> Config {
         if args.report.is_some() || args.lab || !std::io::stdout().is_terminal() { 0 } else { args.max_events };
     cfg.decode_as = args.decode_as.clone();
     cfg.show_secrets = args.show_secrets;
+    cfg.srtp_keys = args.srtp_key.clone();
     cfg
 }
 

@@ -164,7 +164,7 @@ pub fn run(args: Args) -> i32 {
         && std::io::stdin().is_terminal();
     if args.lab || ui {
         // The lab's collector sees every event, kept or not (bounded; cheap next to dissection).
-        engine.app.timeline.set_tap(Box::new(crate::lab::tap::LabTap::new()));
+        crate::lab::enable(&mut engine);
     }
     if ui {
         return run_ui(&args, engine, stop);

@@ -15,7 +15,7 @@ use streamscope::Config;
 fn lab(sample: &str) -> Value {
     let path = root().join("samples").join(sample);
     let mut engine = streamscope::Engine::new(Config::default());
-    engine.app.timeline.set_tap(Box::new(streamscope::lab::tap::LabTap::new()));
+    streamscope::lab::enable(&mut engine);
     let summary = streamscope::capture::file::read_path(path.to_str().unwrap(), |p| {
         engine.process(p);
         ControlFlow::Continue(())
@@ -177,4 +177,52 @@ fn a_relay_holding_responses_50_ms_moves_the_delivery_latency_by_50_ms() {
         if hls[0]["server"].as_str().unwrap().ends_with(&relay_port) { (hls[0], hls[1]) } else { (hls[1], hls[0]) };
     let moved = ms(&p["delivery_latency_ms"]) - ms(&s["delivery_latency_ms"]);
     assert!((moved - delay).abs() <= 1.0, "sessions moved {moved} ms");
+}
+
+/// WebRTC through TURN: coturn receives each SRTP packet from one peer on one 5-tuple and sends
+/// it to the other on another. The lab pairs the two sightings of every packet (same SSRC and
+/// sequence number) and reports how long the relay held it — equal to the pairs computed from
+/// tshark's RTP fields (`samples/relay-fixture.py`), per stream and per video frame.
+#[test]
+fn turn_relay_latency_per_packet_equals_tshark() {
+    let sample = "webrtc-aiortc-turn.pcap";
+    let ours = lab(sample);
+    let p = root().join("samples/fixtures").join(format!("{sample}.relay.json"));
+    let theirs: Value = serde_json::from_str(&std::fs::read_to_string(p).unwrap()).unwrap();
+    let report = common::report(&root().join("samples").join(sample));
+    let ends = |flow: &Value| {
+        let f = report["flows"].as_array().unwrap().iter().find(|f| f["id"] == *flow).unwrap();
+        let mut v = vec![f["client"].as_str().unwrap().to_string(), f["server"].as_str().unwrap().to_string()];
+        v.sort();
+        serde_json::json!(v)
+    };
+    let relays = ours["relays"].as_array().unwrap();
+    assert_eq!(relays.len(), theirs["relays"].as_array().unwrap().len());
+    for t in theirs["relays"].as_array().unwrap() {
+        let o = relays
+            .iter()
+            .find(|o| o["ssrc"] == t["ssrc"] && ends(&o["from_flow"]) == t["from"] && ends(&o["to_flow"]) == t["to"])
+            .unwrap_or_else(|| panic!("no relay {t}"));
+        assert_eq!(o["packets"], t["packets"], "{t}");
+        for k in ["min_ms", "median_ms", "max_ms"] {
+            assert_eq!(o[k].to_string(), format!("{:.3}", ms(&t[k])), "{k} {t}");
+        }
+    }
+    // One pipeline row per marker packet, with its two frames and times.
+    let rows: Vec<&Value> =
+        ours["pipeline"].as_array().unwrap().iter().filter(|r| r["ingest_protocol"] == "srtp").collect();
+    let marked = theirs["marker_rows"].as_array().unwrap();
+    assert_eq!(rows.len(), marked.len());
+    for t in marked {
+        let unit = format!("ssrc {} seq {}", t["ssrc"].as_str().unwrap(), t["seq"]);
+        let o = rows.iter().find(|r| r["unit"] == unit.as_str()).unwrap_or_else(|| panic!("no row {unit}"));
+        assert_eq!((&o["ingest_frame"], &o["delivery_frame"]), (&t["ingest_frame"], &t["delivery_frame"]), "{unit}");
+        assert_eq!(us(&o["ingest_ts"]), us(&t["ingest_ts"]), "{unit}");
+        assert_eq!(us(&o["delivery_ts"]), us(&t["delivery_ts"]), "{unit}");
+        assert_eq!(o["latency_ms"].to_string(), format!("{:.3}", ms(&t["latency_ms"])), "{unit}");
+    }
+    // The WebRTC sessions' delivery latency is the relay's: no longer unknown.
+    for s in ours["protocols"].as_array().unwrap().iter().filter(|s| s["protocol"] == "webrtc") {
+        assert!(s["delivery_latency_ms"].is_number(), "{s}");
+    }
 }

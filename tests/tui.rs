@@ -23,7 +23,7 @@ fn model(sample: &str) -> (Model, serde_json::Value) {
 fn lab_model(sample: &str) -> (Model, serde_json::Value) {
     let path = root().join("samples").join(sample);
     let mut engine = streamscope::Engine::new(Config::default());
-    engine.app.timeline.set_tap(Box::new(streamscope::lab::tap::LabTap::new()));
+    streamscope::lab::enable(&mut engine);
     let summary = streamscope::capture::file::read_path(path.to_str().unwrap(), |p| {
         engine.process(p);
         std::ops::ControlFlow::Continue(())

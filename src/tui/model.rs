@@ -286,7 +286,7 @@ impl Model {
                     .map(|r| PipelineRow {
                         delivery: s(&r["delivery_protocol"]),
                         flow: u(&r["delivery_flow"]),
-                        unit: r["uri"].as_str().unwrap_or("keyframe").to_string(),
+                        unit: r["uri"].as_str().or(r["unit"].as_str()).unwrap_or("").to_string(),
                         media_s: f(&r["media_time_s"]),
                         latency_ms: f(&r["latency_ms"]),
                         hold_ms: r["server_hold_ms"].as_f64(),

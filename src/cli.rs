@@ -183,7 +183,7 @@ pub fn run(args: Args) -> i32 {
     };
     let result = match (&args.file, &args.interface) {
         (Some(path), _) => capture::file::read_path(path, on_packet),
-        (None, Some(iface)) => live(&args, iface, stop.clone(), on_packet),
+        (None, Some(iface)) => live(&args, iface, stop.clone(), None, on_packet),
         (None, None) => {
             eprintln!("streamscope: give a capture file (or - for stdin), or -i IFACE to capture live; see --help");
             return EXIT_INPUT;
@@ -253,6 +253,7 @@ pub(crate) fn live(
     args: &Args,
     iface: &str,
     stop: Arc<AtomicBool>,
+    counters: Option<Arc<capture::LiveCounters>>,
     on_packet: impl FnMut(&RawPacket<'_>) -> ControlFlow<()>,
 ) -> Result<SourceSummary, CaptureError> {
     let opts = capture::live::LiveOptions {
@@ -265,6 +266,7 @@ pub(crate) fn live(
         buffer_mib: 32,
         announce: !args.quiet,
         user: args.user.clone(),
+        counters,
     };
     capture::live::capture(&opts, stop, on_packet)
 }
@@ -274,6 +276,7 @@ pub(crate) fn live(
     _args: &Args,
     _iface: &str,
     _stop: Arc<AtomicBool>,
+    _counters: Option<Arc<capture::LiveCounters>>,
     _on_packet: impl FnMut(&RawPacket<'_>) -> ControlFlow<()>,
 ) -> Result<SourceSummary, CaptureError> {
     Err(CaptureError::Live("this build has no live capture (built without the `live` feature)".into()))

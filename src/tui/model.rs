@@ -177,6 +177,9 @@ pub struct Model {
     pub packets: u64,
     /// Malformed or truncated packets.
     pub malformed: u64,
+    /// Live capture: packets dropped by the kernel, the interface and between the capture
+    /// thread and the analyser (`None` when reading a file).
+    pub drops: Option<u64>,
     /// Events the timeline had to drop (over its cap).
     pub events_dropped: u64,
     /// Those events counted by name, most first.
@@ -297,6 +300,8 @@ impl Model {
             .unwrap_or_default();
         self.packets = u(&cap["packets"]);
         self.malformed = u(&cap["malformed"]) + u(&cap["truncated"]);
+        self.drops = (cap["format"] == "live")
+            .then(|| u(&cap["kernel_dropped"]) + u(&cap["if_dropped"]) + u(&cap["channel_dropped"]));
         self.events_dropped = u(&cap["events_dropped"]);
         let mut by: Vec<(String, u64)> = cap["events_dropped_by_name"]
             .as_object()

@@ -33,6 +33,9 @@ pub struct EngineFeed {
     live: bool,
     last: Option<Instant>,
     final_seen: bool,
+    /// The capture file frames can be read back from: the file read, or the live capture's
+    /// `-w` file.
+    source_file: Option<String>,
 }
 
 impl EngineFeed {
@@ -84,6 +87,7 @@ impl EngineFeed {
             live: args.file.is_none(),
             last: None,
             final_seen: false,
+            source_file: args.file.clone().filter(|f| f != "-").or_else(|| args.write.clone()),
         }
     }
 
@@ -129,6 +133,26 @@ impl Feed for EngineFeed {
             (false, false, _) => "reading".into(),
         };
         Ok(())
+    }
+
+    fn frame(&mut self, number: u64) -> Result<Vec<u8>, String> {
+        let path = self.file()?.to_string();
+        match capture::extract::frame(&path, number) {
+            Ok(Some(f)) => Ok(f.data),
+            Ok(None) => Err(format!("frame {number} is not in {path} (yet)")),
+            Err(e) => Err(e.to_string()),
+        }
+    }
+
+    fn write_flow(&mut self, flow: &capture::extract::FlowMatch, out: &str) -> Result<u64, String> {
+        let path = self.file()?.to_string();
+        capture::extract::write_flow(&path, flow, out).map_err(|e| e.to_string())
+    }
+}
+
+impl EngineFeed {
+    fn file(&self) -> Result<&str, String> {
+        self.source_file.as_deref().ok_or_else(|| "live capture without -w: no file to read packets back from".into())
     }
 }
 

@@ -125,6 +125,9 @@ pub struct Timeline {
     cap: usize,
     /// Events not kept because the cap was reached.
     pub dropped: u64,
+    /// The events not kept, counted by name (at most [`Timeline::MAX_DROPPED_NAMES`] names;
+    /// the rest under `other`).
+    pub dropped_by_name: std::collections::BTreeMap<String, u64>,
     /// Events emitted in all.
     pub total: u64,
     stream: Option<Box<dyn Write + Send>>,
@@ -133,9 +136,22 @@ pub struct Timeline {
 }
 
 impl Timeline {
+    /// Most distinct names counted in [`Timeline::dropped_by_name`].
+    pub const MAX_DROPPED_NAMES: usize = 256;
+
     /// A store that keeps up to `cap` events in memory.
     pub fn new(cap: usize) -> Self {
-        Timeline { kept: Vec::new(), frame: 0, tap: None, cap, dropped: 0, total: 0, stream: None, stream_error: None }
+        Timeline {
+            kept: Vec::new(),
+            frame: 0,
+            tap: None,
+            cap,
+            dropped: 0,
+            dropped_by_name: Default::default(),
+            total: 0,
+            stream: None,
+            stream_error: None,
+        }
     }
 
     /// A timeline that writes every event as an NDJSON line and keeps none.
@@ -146,6 +162,7 @@ impl Timeline {
             tap: None,
             cap: 0,
             dropped: 0,
+            dropped_by_name: Default::default(),
             total: 0,
             stream: Some(out),
             stream_error: None,
@@ -196,6 +213,15 @@ impl Timeline {
             self.kept.push(ev);
         } else {
             self.dropped += 1;
+            // Aggregated by name, for the UI's "not kept" line (only when a tap made the
+            // events get built at all: a plain headless run skips them unbuilt).
+            if let Some(n) = self.dropped_by_name.get_mut(ev.name.as_ref()) {
+                *n += 1;
+            } else if self.dropped_by_name.len() < Self::MAX_DROPPED_NAMES {
+                self.dropped_by_name.insert(ev.name.into_owned(), 1);
+            } else {
+                *self.dropped_by_name.entry("other".into()).or_default() += 1;
+            }
         }
     }
 

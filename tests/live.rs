@@ -78,3 +78,47 @@ fn captures_loopback_traffic_with_filter_and_writes_pcapng() {
     assert_eq!(saved["capture"]["packets"], v["capture"]["packets"]);
     let _ = std::fs::remove_file(&out);
 }
+
+/// Run as root, the capture gives up root once the interface and the -w file are open (like
+/// tcpdump -Z): to the given user, or to `nobody` when no sudo user is known; the report says
+/// who it ran as, read back from the process's own ids after the switch.
+#[test]
+fn root_is_dropped_after_the_device_is_open() {
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } != 0 {
+        eprintln!("skipped: not root");
+        return;
+    }
+    let out = std::env::temp_dir().join(format!("streamscope-privs-{}.pcapng", std::process::id()));
+    let run = |extra: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_streamscope"))
+            .args(["-i", "lo", "--duration", "0.5", "--report", "json", "-w"])
+            .arg(&out)
+            .args(extra)
+            .env_remove("SUDO_UID")
+            .env_remove("SUDO_GID")
+            .env_remove("SUDO_USER")
+            .output()
+            .unwrap()
+    };
+    let o = run(&[]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    if err.contains("permission") || err.contains("no such interface") {
+        eprintln!("skipped: cannot capture here: {err}");
+        return;
+    }
+    assert!(o.status.success(), "{err}");
+    let report: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(report["capture"]["running_as"], "nobody uid=65534 gid=65534", "{err}");
+    assert!(err.contains("dropped root, running as nobody"), "{err}");
+    // The file was opened before the switch: it exists, owned by root, and holds a capture.
+    assert!(std::fs::metadata(&out).unwrap().len() >= 28);
+    // -Z root keeps root; an unknown user is refused before any packet is read.
+    let o = run(&["-Z", "root"]);
+    let report: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert!(report["capture"]["running_as"].is_null());
+    let o = run(&["-Z", "no-such-user-here"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("no user \"no-such-user-here\""));
+    let _ = std::fs::remove_file(&out);
+}

@@ -19,6 +19,22 @@ fn model(sample: &str) -> (Model, serde_json::Value) {
     (Model::new(sample, &report, engine.app.timeline.events()), report)
 }
 
+/// A model with the latency lab attached, as the UI builds it.
+fn lab_model(sample: &str) -> (Model, serde_json::Value) {
+    let path = root().join("samples").join(sample);
+    let mut engine = streamscope::Engine::new(Config::default());
+    engine.app.timeline.set_tap(Box::new(streamscope::lab::tap::LabTap::new()));
+    let summary = streamscope::capture::file::read_path(path.to_str().unwrap(), |p| {
+        engine.process(p);
+        std::ops::ControlFlow::Continue(())
+    })
+    .unwrap();
+    engine.finish();
+    let mut report = streamscope::report::json::build(&engine, &summary);
+    streamscope::lab::attach(&engine, &mut report);
+    (Model::new(sample, &report, engine.app.timeline.events()), report)
+}
+
 fn screen(st: &mut State, w: u16, h: u16) -> String {
     let mut term = Terminal::new(TestBackend::new(w, h)).unwrap();
     term.draw(|f| views::draw(f, st, false)).unwrap();
@@ -102,7 +118,7 @@ fn enter_on_a_flow_shows_its_timeline_and_the_event_fields() {
     key(&mut st, KeyCode::Enter);
     assert!(st.detail);
     let text = screen(&mut st, 160, 50);
-    assert!(text.contains("Event fields") && text.contains("\"latency_ms\""), "{text}");
+    assert!(text.contains("Event fields") && text.contains("latency_ms: 44.056"), "{text}");
     key(&mut st, KeyCode::Esc);
     key(&mut st, KeyCode::Esc);
     assert_eq!((st.tab, st.flow_filter, st.detail), (Tab::Flows, None, false));
@@ -143,7 +159,7 @@ fn filter_sort_help_and_quit() {
 fn every_view_draws_at_any_size() {
     let (m, _) = model("hls-http-sll2.pcap");
     let mut st = State::new(m);
-    for tab in ['1', '2', '3'] {
+    for tab in ['1', '2', '3', '4', '5'] {
         key(&mut st, KeyCode::Char(tab));
         key(&mut st, KeyCode::Enter);
         for (w, h) in [(80, 24), (20, 5), (1, 1), (300, 100)] {
@@ -187,6 +203,10 @@ fn binary_in_tmux() {
     pane("Timeline of flow 0");
     tmux(&["send-keys", "-t", &name, "3"]);
     pane("connect_ms");
+    tmux(&["send-keys", "-t", &name, "5"]);
+    pane("Lab: sessions (2)");
+    tmux(&["send-keys", "-t", &name, "Enter"]);
+    pane("time_to_first_media_ms: first video keyframe");
     tmux(&["send-keys", "-t", &name, "q"]);
     let s = pane("EXITED 0");
     tmux(&["kill-session", "-t", &name]);
@@ -343,4 +363,190 @@ fn a_cut_file_shows_its_warning() {
     let mut st = State::new(Model::new("cut", &report, &[]));
     let text = screen(&mut st, 300, 10);
     assert!(text.contains(&format!("warning: {warning}")), "{text}");
+}
+
+#[test]
+fn lab_view_shows_each_session_and_explains_its_numbers() {
+    let (m, report) = lab_model("rtmp-publish-play.pcapng");
+    let lab = &report["lab"];
+    let sessions = lab["protocols"].as_array().unwrap();
+    assert_eq!(sessions.len(), 2);
+    let mut st = State::new(m);
+    key(&mut st, KeyCode::Char('5'));
+    assert_eq!(st.tab, Tab::Lab);
+    let text = screen(&mut st, 140, 40);
+    assert!(text.contains("Lab: sessions (2)"), "{text}");
+    for s in sessions {
+        let label = s["label"].as_str().unwrap();
+        let line = text.lines().find(|l| l.contains(label)).unwrap_or_else(|| panic!("{label}\n{text}"));
+        let ttfm = s["time_to_first_media_ms"].as_f64().unwrap();
+        assert!(line.contains(&format!("{ttfm:.3}")), "{line}");
+    }
+    // The phases of the selected session, as bars with their durations.
+    let first = &sessions[0];
+    for p in first["phases"].as_array().unwrap() {
+        let name = p["name"].as_str().unwrap();
+        let line =
+            text.lines().find(|l| l.contains(name) && l.contains('█')).unwrap_or_else(|| panic!("{name}\n{text}"));
+        assert!(line.contains(&format!("{:.3}", p["duration_ms"].as_f64().unwrap())), "{line}");
+    }
+    // The pipeline: the play connection's keyframes matched to the publish.
+    let rows = lab["pipeline"].as_array().unwrap();
+    assert!(text.contains(&format!("Pipeline: ingest → delivery ({})", rows.len())), "{text}");
+    key(&mut st, KeyCode::Enter);
+    let text = screen(&mut st, 160, 40);
+    let formula = first["explain"]["time_to_first_media_ms"]["formula"].as_str().unwrap();
+    assert!(text.replace('\n', " ").contains(&formula[..30]), "{text}");
+    let frames: Vec<String> = first["explain"]["time_to_first_media_ms"]["frames"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f.to_string())
+        .collect();
+    assert!(text.contains(&format!("frames {}", frames.join(", "))), "{text}");
+}
+
+#[test]
+fn streams_view_lists_every_rtp_stream_with_its_bitrate_and_loss() {
+    let (m, report) = model("rtp-loss-jitter.pcap");
+    let mut st = State::new(m);
+    key(&mut st, KeyCode::Char('4'));
+    let text = screen(&mut st, 140, 30);
+    let streams = report["rtp"].as_array().unwrap();
+    assert!(text.contains(&format!("Streams ({})", streams.len())), "{text}");
+    for s in streams {
+        let id = format!("{} {}", s["ssrc"].as_str().unwrap(), s["dir"].as_str().unwrap());
+        let want = (format!("rtp   {:<5}", s["flow"]), format!("{:.3}", s["bitrate_kbps"].as_f64().unwrap()));
+        let line = text
+            .lines()
+            .find(|l| l.contains(&id) && l.contains(&want.0) && l.contains(&want.1))
+            .unwrap_or_else(|| panic!("{id} {want:?}\n{text}"));
+        assert!(line.contains(&format!(" {} ", s["lost"])), "{line}");
+    }
+    // The selected stream's charts: bitrate, loss and jitter over time.
+    assert!(text.contains("lost per point"), "{text}");
+    assert!(text.contains("jitter ms"), "{text}");
+}
+
+#[test]
+fn a_click_selects_the_row_under_the_mouse() {
+    let (m, _) = model("rtsp-play-udp.pcapng");
+    let mut st = State::new(m);
+    screen(&mut st, 120, 30);
+    assert_eq!(st.cursor(), 0);
+    st.on_click(st.table_top + 2);
+    assert_eq!(st.cursor(), 2);
+    // Above the table: nothing happens.
+    st.on_click(0);
+    assert_eq!(st.cursor(), 2);
+    // Below the last row: nothing either.
+    st.on_click(st.table_top + 25);
+    assert_eq!(st.cursor(), 2);
+}
+
+fn tshark(args: &[&str]) -> Option<String> {
+    let o = std::process::Command::new("tshark").args(args).output().ok()?;
+    o.status.success().then(|| String::from_utf8_lossy(&o.stdout).to_string())
+}
+
+#[test]
+fn the_hex_pane_shows_the_selected_events_frame() {
+    let sample = "rtsp-play-udp.pcapng";
+    let path = root().join("samples").join(sample);
+    let (m, _) = model(sample);
+    let mut st = State::new(m);
+    key(&mut st, KeyCode::Char('2'));
+    for _ in 0..3 {
+        key(&mut st, KeyCode::Down);
+    }
+    let n = st.selected_frame().expect("events carry their frame number");
+    assert_eq!(key(&mut st, KeyCode::Enter), Action::LoadFrame(n));
+    let f = streamscope::capture::extract::frame(path.to_str().unwrap(), n).unwrap().unwrap();
+    if let Some(out) = tshark(&[
+        "-r",
+        path.to_str().unwrap(),
+        "-Y",
+        &format!("frame.number=={n}"),
+        "-T",
+        "fields",
+        "-e",
+        "frame.cap_len",
+        "-e",
+        "frame.time_epoch",
+    ]) {
+        let mut it = out.trim().split('\t');
+        assert_eq!(it.next().unwrap().parse::<usize>().unwrap(), f.data.len());
+        assert_eq!(common::tshark_micros(it.next().unwrap()), f.ts.micros());
+    }
+    let first = format!("0000  {}", f.data[..8].iter().map(|b| format!("{b:02x}")).collect::<Vec<_>>().join(" "));
+    st.hex = Some((n, Ok(f.data.clone())));
+    // Moving on asks for the next event's frame; coming back finds it loaded.
+    let text = screen(&mut st, 160, 40);
+    assert!(text.contains(&format!("Frame {n}: {} bytes", f.data.len())), "{text}");
+    assert!(text.contains(&first), "{text}");
+}
+
+#[test]
+fn w_writes_the_selected_flows_packets_to_a_pcapng() {
+    let sample = "rtsp-play-udp.pcapng";
+    let path = root().join("samples").join(sample);
+    let (m, report) = model(sample);
+    let mut st = State::new(m);
+    key(&mut st, KeyCode::Down);
+    let id = st.current_flow().unwrap();
+    assert_eq!(key(&mut st, KeyCode::Char('w')), Action::WriteFlow(id));
+    let row = st.model.flows.iter().find(|f| f.id == id).unwrap();
+    let fm = streamscope::tui::export::flow_match(row).unwrap();
+    let out = std::env::temp_dir().join(format!("streamscope-w-{}.pcapng", std::process::id()));
+    let written =
+        streamscope::capture::extract::write_flow(path.to_str().unwrap(), &fm, out.to_str().unwrap()).unwrap();
+    let flow = report["flows"].as_array().unwrap().iter().find(|f| f["id"] == id).unwrap();
+    assert_eq!(written, flow["packets_c2s"].as_u64().unwrap() + flow["packets_s2c"].as_u64().unwrap());
+    // Read back: the file holds that flow only, every packet of it.
+    let back = common::report(&out);
+    let flows = back["flows"].as_array().unwrap();
+    assert_eq!(flows.len(), 1);
+    assert_eq!(
+        (flows[0]["client"].clone(), flows[0]["server"].clone()),
+        (flow["client"].clone(), flow["server"].clone())
+    );
+    assert_eq!(back["capture"]["packets"].as_u64().unwrap(), written);
+    if let Some(n) = tshark(&["-r", out.to_str().unwrap(), "-T", "fields", "-e", "frame.number"]) {
+        assert_eq!(n.lines().count() as u64, written);
+    }
+    let _ = std::fs::remove_file(out);
+}
+
+#[test]
+fn half_a_million_flows_scroll_and_only_the_window_is_drawn() {
+    let row = |id: u64| streamscope::tui::model::FlowRow {
+        id,
+        protocol: "udp".into(),
+        transport: "udp".into(),
+        client: format!("10.0.{}.{}:{}", id / 65536 % 256, id / 256 % 256, 1024 + id % 60000),
+        server: "10.1.0.1:5004".into(),
+        packets: (1, 0),
+        bytes: (100, 0),
+        duration_s: 0.0,
+        anomalies: 0,
+        span_us: (0, 0),
+    };
+    let model = Model { flows: (0..500_000).map(row).collect(), ..Model::default() };
+    let mut st = State::new(model);
+    let text = screen(&mut st, 120, 30);
+    assert!(text.contains("Flows (500000)") && text.contains("│0 "), "{text}");
+    key(&mut st, KeyCode::End);
+    let text = screen(&mut st, 120, 30);
+    assert!(text.contains("499999"), "{text}");
+    assert_eq!(st.cursor(), 499_999);
+    for _ in 0..3 {
+        key(&mut st, KeyCode::PageUp);
+    }
+    let text = screen(&mut st, 120, 30);
+    let want = 499_999 - 3 * st.page;
+    assert_eq!(st.cursor(), want);
+    assert!(text.contains(&format!("│{want} ")), "{text}");
+    key(&mut st, KeyCode::Home);
+    let text = screen(&mut st, 120, 30);
+    assert!(text.contains("│0 ") && !text.contains("499999"), "{text}");
 }

@@ -31,6 +31,9 @@ pub struct LiveOptions {
     pub buffer_mib: i32,
     /// Say on stderr when the capture is open (not while a terminal UI owns the screen).
     pub announce: bool,
+    /// Account to switch to once the device and output file are open, when running as root
+    /// (`None`: the user who ran sudo, else `nobody`; `root` keeps root).
+    pub user: Option<String>,
 }
 
 /// Lists capture interfaces: name and description.
@@ -102,6 +105,15 @@ pub fn capture(
         }
         None => None,
     };
+    // Everything that needs root is open: give it up before the first packet is parsed.
+    #[cfg(unix)]
+    let running_as =
+        super::privs::drop_root(opts.user.as_deref())?.map(|d| format!("{} uid={} gid={}", d.user, d.uid, d.gid));
+    #[cfg(not(unix))]
+    let running_as: Option<String> = None;
+    if let (true, Some(who)) = (opts.announce, &running_as) {
+        eprintln!("streamscope: dropped root, running as {who}");
+    }
     let (tx, rx): (SyncSender<Batch>, Receiver<Batch>) = sync_channel(CHANNEL_BATCHES);
     let (recycle_tx, recycle_rx) = sync_channel::<Batch>(CHANNEL_BATCHES + 2);
     let channel_dropped = Arc::new(AtomicU64::new(0));
@@ -215,5 +227,6 @@ pub fn capture(
         kernel_dropped: stats.map(|s| u64::from(s.dropped)),
         if_dropped: stats.map(|s| u64::from(s.if_dropped)),
         channel_dropped: channel_dropped.load(Ordering::Relaxed),
+        running_as,
     })
 }

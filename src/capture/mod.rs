@@ -1,10 +1,13 @@
 //! Capture sources: files (pcap, pcapng) and live interfaces. This is one of the two edges of
 //! the pipeline that does I/O; everything after it is driven by capture time.
 
+pub mod extract;
 pub mod file;
 #[cfg(feature = "live")]
 pub mod live;
 pub mod pcapng_writer;
+#[cfg(all(feature = "live", unix))]
+pub mod privs;
 
 use crate::time::Timestamp;
 
@@ -113,4 +116,7 @@ pub struct SourceSummary {
     pub if_dropped: Option<u64>,
     /// Packets dropped between the capture thread and the analyser (live only).
     pub channel_dropped: u64,
+    /// Who a live capture ran as once the device was open (`user uid=N gid=N`), when it
+    /// dropped root.
+    pub running_as: Option<String>,
 }

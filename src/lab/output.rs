@@ -20,15 +20,15 @@ pub fn text(lab: &Lab) -> String {
     let _ = writeln!(s);
     let _ = writeln!(
         s,
-        "{:<7} {:>5}  {:<44} {:>14} {:>12} {:>13} {:>10}",
+        "{:<7} {:>5}  {:<60} {:>14} {:>12} {:>13} {:>10}",
         "proto", "flow", "session", "first media ms", "control ms", "delivery ms", "jitter ms"
     );
     for x in &lab.sessions {
         let who = format!("{} {} → {}", x.label, x.client, x.server);
-        let who: String = who.chars().take(44).collect();
+        let who: String = who.chars().take(60).collect();
         let _ = writeln!(
             s,
-            "{:<7} {:>5}  {:<44} {:>14} {:>12} {:>13} {:>10}",
+            "{:<7} {:>5}  {:<60} {:>14} {:>12} {:>13} {:>10}",
             x.protocol,
             x.flow,
             who,

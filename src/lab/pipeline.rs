@@ -157,6 +157,12 @@ fn units(engine: &Engine, report: &Value, tap: &LabTap, unmatched: &mut Vec<Unma
             continue;
         };
         let uri = x.get("uri").and_then(Value::as_str).map(str::to_string);
+        let status = x.get("status").and_then(Value::as_u64).unwrap_or(0);
+        if !(200..300).contains(&status) {
+            let reason = if status == 0 { "no response".to_string() } else { format!("HTTP status {status}") };
+            unmatched.push(Unmatched { delivery_protocol: fam, flow, uri, reason });
+            continue;
+        }
         let Some(delivery) = x.get("response_start_ts").and_then(ts_of) else {
             unmatched.push(Unmatched { delivery_protocol: fam, flow, uri, reason: "no response".into() });
             continue;

@@ -483,7 +483,11 @@ fn players(report: &Value, tap: &LabTap, out: &mut Vec<Session>) {
         let Some((_, fam, _)) = mine.first() else { continue };
         let fam: &'static str = fam;
         let is_list = |x: &Value| matches!(x.get("kind").and_then(Value::as_str), Some("playlist" | "manifest"));
-        let is_media = |x: &Value| matches!(x.get("kind").and_then(Value::as_str), Some("segment" | "part"));
+        // A media segment that was delivered (a 404 for a segment not yet made is not media).
+        let is_media = |x: &Value| {
+            matches!(x.get("kind").and_then(Value::as_str), Some("segment" | "part"))
+                && x.get("status").and_then(Value::as_u64).is_some_and(|s| (200..300).contains(&s))
+        };
         let at = |x: &Value, k: &str| {
             let t = x.get(k).and_then(ts_of)?;
             let frame = flow_of(x).and_then(|f| tap.frame_at(f, t));

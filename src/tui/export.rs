@@ -17,6 +17,18 @@ fn line(out: &mut String, cells: &[String]) {
     out.push_str("\r\n");
 }
 
+/// The packets of a flow row: transport, endpoints and time span.
+pub fn flow_match(f: &super::model::FlowRow) -> Option<crate::capture::extract::FlowMatch> {
+    Some(crate::capture::extract::FlowMatch {
+        tcp: f.transport == "tcp",
+        a: f.client.parse().ok()?,
+        b: f.server.parse().ok()?,
+        first: crate::time::Timestamp(f.span_us.0 * 1000),
+        // The report's times are cut to the µs: the last packet may be up to 999 ns later.
+        last: crate::time::Timestamp(f.span_us.1 * 1000 + 999),
+    })
+}
+
 /// File name for the current view's export.
 pub fn file_name(st: &State) -> String {
     match st.tab {

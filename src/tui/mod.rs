@@ -43,6 +43,14 @@ pub trait Feed {
     /// Brings `model` up to date (called between redraws, at most a few times a second).
     /// An error (e.g. the file is not a capture) closes the UI and is returned by [`run`].
     fn refresh(&mut self, model: &mut model::Model) -> Result<(), String>;
+    /// The bytes of frame `number` (1-based), for the hex pane.
+    fn frame(&mut self, _number: u64) -> Result<Vec<u8>, String> {
+        Err("no capture file to read frames from".into())
+    }
+    /// Writes the packets of `flow` to the pcapng file `out`; returns how many.
+    fn write_flow(&mut self, _flow: &crate::capture::extract::FlowMatch, _out: &str) -> Result<u64, String> {
+        Err("no capture file to read packets from".into())
+    }
 }
 
 /// Runs the UI until the user quits, refreshing the model from `feed`. The terminal is
@@ -80,6 +88,7 @@ fn event_loop(mut st: State, feed: &mut dyn Feed) -> io::Result<()> {
             TermEvent::Mouse(m) => match m.kind {
                 MouseEventKind::ScrollDown => st.on_key(KeyEvent::from(KeyCode::Down)),
                 MouseEventKind::ScrollUp => st.on_key(KeyEvent::from(KeyCode::Up)),
+                MouseEventKind::Down(crossterm::event::MouseButton::Left) => st.on_click(m.row),
                 _ => Action::Continue,
             },
             _ => Action::Continue,
@@ -91,6 +100,22 @@ fn event_loop(mut st: State, feed: &mut dyn Feed) -> io::Result<()> {
                 st.message = match std::fs::write(&name, export::csv(&st)) {
                     Ok(()) => format!("wrote {name}"),
                     Err(e) => format!("cannot write {name}: {e}"),
+                };
+            }
+            Action::LoadFrame(n) => {
+                st.hex = Some((n, feed.frame(n)));
+            }
+            Action::WriteFlow(id) => {
+                let row = st.model.flows.iter().find(|f| f.id == id).cloned();
+                st.message = match row.as_ref().and_then(export::flow_match) {
+                    None => format!("flow {id}: its endpoints are unknown"),
+                    Some(m) => {
+                        let name = format!("streamscope-flow{id}.pcapng");
+                        match feed.write_flow(&m, &name) {
+                            Ok(n) => format!("wrote {n} packets of flow {id} to {name}"),
+                            Err(e) => format!("cannot write {name}: {e}"),
+                        }
+                    }
                 };
             }
             Action::Continue => {}

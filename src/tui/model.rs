@@ -25,6 +25,8 @@ pub struct FlowRow {
     pub duration_s: f64,
     /// Anomalies the report counted on the flow.
     pub anomalies: u64,
+    /// First and last packet times, µs since the epoch (to find the flow's packets again).
+    pub span_us: (i64, i64),
 }
 
 /// One row of the Latency view: a protocol metric's summary.
@@ -177,6 +179,8 @@ pub struct Model {
     pub malformed: u64,
     /// Events the timeline had to drop (over its cap).
     pub events_dropped: u64,
+    /// Those events counted by name, most first.
+    pub dropped_by_name: Vec<(String, u64)>,
     /// Flows.
     pub flows: Vec<FlowRow>,
     /// Latency summaries.
@@ -234,6 +238,10 @@ impl Model {
                         bytes: (u(&fl["bytes_c2s"]), u(&fl["bytes_s2c"])),
                         duration_s: (f(&fl["last_ts"]) - f(&fl["first_ts"])).max(0.0),
                         anomalies: u(&fl["anomalies"]),
+                        span_us: (
+                            crate::report::micros_of(&fl["first_ts"]).unwrap_or(0),
+                            crate::report::micros_of(&fl["last_ts"]).unwrap_or(0),
+                        ),
                     })
                     .collect()
             })
@@ -290,6 +298,12 @@ impl Model {
         self.packets = u(&cap["packets"]);
         self.malformed = u(&cap["malformed"]) + u(&cap["truncated"]);
         self.events_dropped = u(&cap["events_dropped"]);
+        let mut by: Vec<(String, u64)> = cap["events_dropped_by_name"]
+            .as_object()
+            .map(|o| o.iter().map(|(k, v)| (k.clone(), u(v))).collect())
+            .unwrap_or_default();
+        by.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+        self.dropped_by_name = by;
         self.warning = cap["warning"].as_str().map(str::to_string);
     }
 }

@@ -50,6 +50,10 @@ pub enum Action {
     Quit,
     /// Write the current view's rows to a file (`e`).
     Export,
+    /// Read this frame's bytes for the hex pane.
+    LoadFrame(u64),
+    /// Write this flow's packets to a pcapng (`w`).
+    WriteFlow(u64),
 }
 
 /// The UI state.
@@ -79,6 +83,12 @@ pub struct State {
     pub message: String,
     /// Timeline follows the newest event as events arrive (`f`); moving the selection stops it.
     pub follow: bool,
+    /// The hex pane's frame: its number and bytes (or why they could not be read).
+    pub hex: Option<(u64, Result<Vec<u8>, String>)>,
+    /// Screen row of the current table's first data row, set by the last draw.
+    pub table_top: u16,
+    /// Index of the row drawn first in the current table, set by the last draw.
+    pub table_offset: usize,
 }
 
 impl State {
@@ -97,7 +107,46 @@ impl State {
             page: 10,
             message: String::new(),
             follow: false,
+            hex: None,
+            table_top: 0,
+            table_offset: 0,
         }
+    }
+
+    /// A mouse click on screen row `y`: selects the table row drawn there.
+    pub fn on_click(&mut self, y: u16) -> Action {
+        if self.help || y < self.table_top {
+            return Action::Continue;
+        }
+        let idx = self.table_offset + usize::from(y - self.table_top);
+        if idx < self.rows() {
+            self.move_cursor(idx as isize);
+        }
+        Action::Continue
+    }
+
+    /// The flow the current view points at: the selected flow, the Timeline's flow or the
+    /// selected event's flow, the selected stream's or lab session's flow.
+    pub fn current_flow(&self) -> Option<u64> {
+        let c = self.cursor();
+        match self.tab {
+            Tab::Flows => self.visible_flows().get(c).and_then(|&i| self.model.flows.get(i)).map(|f| f.id),
+            Tab::Timeline => self
+                .flow_filter
+                .or_else(|| self.visible_events().get(c).and_then(|&i| self.model.events.get(i)).and_then(|e| e.flow)),
+            Tab::Streams => self.visible_streams().get(c).and_then(|&i| self.model.streams.get(i)).map(|x| x.flow),
+            Tab::Lab => self.visible_lab().get(c).and_then(|&i| self.model.lab.get(i)).map(|x| x.flow),
+            Tab::Latency => None,
+        }
+    }
+
+    /// The frame number of the selected Timeline event.
+    pub fn selected_frame(&self) -> Option<u64> {
+        self.visible_events()
+            .get(self.cursor())
+            .and_then(|&i| self.model.events.get(i))
+            .and_then(|e| e.json.get("frame"))
+            .and_then(serde_json::Value::as_u64)
     }
 
     /// Whether a row passes the filter; the row's text is only built when there is one.
@@ -230,6 +279,15 @@ impl State {
         match key.code {
             KeyCode::Char('q') => return Action::Quit,
             KeyCode::Char('e') => return Action::Export,
+            KeyCode::Char('w') => {
+                return match self.current_flow() {
+                    Some(f) => Action::WriteFlow(f),
+                    None => {
+                        self.message = "w: select a flow first".into();
+                        Action::Continue
+                    }
+                }
+            }
             KeyCode::Char('f') => {
                 self.follow = !self.follow;
                 if !self.follow {
@@ -267,7 +325,14 @@ impl State {
                         self.move_cursor(0);
                     }
                 }
-                Tab::Timeline => self.detail = !self.visible_events().is_empty(),
+                Tab::Timeline => {
+                    self.detail = !self.visible_events().is_empty();
+                    if let Some(n) = self.selected_frame().filter(|_| self.detail) {
+                        if self.hex.as_ref().map(|(h, _)| *h) != Some(n) {
+                            return Action::LoadFrame(n);
+                        }
+                    }
+                }
                 Tab::Lab => self.detail = !self.visible_lab().is_empty(),
                 Tab::Latency | Tab::Streams => {}
             },
@@ -282,6 +347,14 @@ impl State {
                 }
             }
             _ => {}
+        }
+        if self.tab == Tab::Timeline && self.detail {
+            // The hex pane follows the selection.
+            if let Some(n) = self.selected_frame() {
+                if self.hex.as_ref().map(|(h, _)| *h) != Some(n) {
+                    return Action::LoadFrame(n);
+                }
+            }
         }
         Action::Continue
     }

@@ -19,6 +19,8 @@ pub const KEYS: &[(&str, &str)] = &[
     ("s", "Flows: cycle the sort (first seen, bytes, packets, duration, protocol)"),
     ("f", "Timeline: follow the newest event as it arrives / pause"),
     ("e", "export the view's rows as CSV (streamscope-VIEW.csv in the current directory)"),
+    ("w", "write the selected flow's packets to streamscope-flowN.pcapng (re-read from the file)"),
+    ("mouse", "wheel scrolls, click selects a row"),
     ("?", "this help"),
     ("q, Ctrl-C", "quit"),
 ];
@@ -56,7 +58,7 @@ pub fn ascii_symbol(sym: &str) -> &str {
         "─" | "━" => "-",
         "│" | "┃" | "·" => "|",
         "┌" | "┐" | "└" | "┘" | "├" | "┤" | "┬" | "┴" | "┼" => "+",
-        "▶" | "→" => ">",
+        "▶" | "→" | "▾" => ">",
         "◀" | "←" => "<",
         "▏" => "_",
         "▁" => ".",
@@ -113,12 +115,48 @@ fn table_state(st: &State) -> TableState {
     TableState::default().with_selected(Some(st.cursor()))
 }
 
-fn flows(frame: &mut Frame, st: &State, area: Rect, no_color: bool) {
+/// The slice of `total` rows a table of `area` shows: it keeps the selection in view, moving
+/// as little as possible from the last draw, so only the rows on screen are ever built (a
+/// capture with 500 000 flows draws as fast as one with 50).
+fn window(st: &State, total: usize, area: Rect) -> (usize, usize) {
+    let fit = usize::from(area.height.saturating_sub(3)).max(1);
+    let cur = st.cursor();
+    let mut off = st.table_offset.min(total.saturating_sub(1));
+    if cur < off {
+        off = cur;
+    }
+    if cur >= off + fit {
+        off = cur + 1 - fit;
+    }
+    (off, (off + fit).min(total))
+}
+
+/// Draws a table whose rows are the window starting at `off` (see [`window`]).
+fn render_window(frame: &mut Frame, st: &mut State, table: Table, area: Rect, off: usize) {
+    let mut ts = TableState::default().with_selected(Some(st.cursor().saturating_sub(off)));
+    frame.render_stateful_widget(table, area, &mut ts);
+    st.table_offset = off + ts.offset();
+    st.table_top = area.y.saturating_add(2);
+}
+
+/// Draws the view's main table and remembers where its rows landed (for mouse clicks).
+fn render_table(frame: &mut Frame, st: &mut State, table: Table, area: Rect) {
+    let mut ts = table_state(st);
+    frame.render_stateful_widget(table, area, &mut ts);
+    st.table_offset = ts.offset();
+    // Border and header rows come first.
+    st.table_top = area.y.saturating_add(2);
+}
+
+fn flows(frame: &mut Frame, st: &mut State, area: Rect, no_color: bool) {
     let visible = st.visible_flows();
     let count = visible.len();
+    let (off, end) = window(st, count, area);
     let rows: Vec<Row> = visible
-        .into_iter()
-        .filter_map(|i| st.model.flows.get(i))
+        .get(off..end)
+        .unwrap_or(&[])
+        .iter()
+        .filter_map(|&i| st.model.flows.get(i))
         .map(|f| {
             Row::new(vec![
                 Cell::from(f.id.to_string()),
@@ -133,7 +171,7 @@ fn flows(frame: &mut Frame, st: &State, area: Rect, no_color: bool) {
         })
         .collect();
     let widths = [
-        Constraint::Length(5),
+        Constraint::Length(7),
         Constraint::Length(9),
         Constraint::Length(4),
         Constraint::Min(24),
@@ -149,18 +187,21 @@ fn flows(frame: &mut Frame, st: &State, area: Rect, no_color: bool) {
         .header(header)
         .block(Block::default().borders(Borders::ALL).title(title))
         .row_highlight_style(highlight(no_color));
-    frame.render_stateful_widget(table, area, &mut table_state(st));
+    render_window(frame, st, table, area, off);
 }
 
-fn timeline(frame: &mut Frame, st: &State, area: Rect, no_color: bool) {
+fn timeline(frame: &mut Frame, st: &mut State, area: Rect, no_color: bool) {
     let visible = st.visible_events();
     let (list_area, detail_area) = if st.detail {
-        let [a, b] = Layout::horizontal([Constraint::Percentage(60), Constraint::Percentage(40)]).areas(area);
+        let [a, b] = Layout::vertical([Constraint::Percentage(50), Constraint::Percentage(50)]).areas(area);
         (a, Some(b))
     } else {
         (area, None)
     };
+    let (off, end) = window(st, visible.len(), list_area);
     let rows: Vec<Row> = visible
+        .get(off..end)
+        .unwrap_or(&[])
         .iter()
         .filter_map(|&i| st.model.events.get(i))
         .map(|e| {
@@ -193,24 +234,37 @@ fn timeline(frame: &mut Frame, st: &State, area: Rect, no_color: bool) {
     let scope = st.flow_filter.map(|f| format!(" of flow {f}")).unwrap_or_default();
     let mut title = format!(" Timeline{scope} ({} events) ", visible.len());
     if st.model.events_dropped > 0 {
-        title.push_str(&format!("· {} not kept (--max-events) ", st.model.events_dropped));
+        let top: Vec<String> = st.model.dropped_by_name.iter().take(3).map(|(n, c)| format!("{n} {c}")).collect();
+        let more = if st.model.dropped_by_name.len() > 3 { ", …" } else { "" };
+        title.push_str(&format!("· {} not kept (--max-events): {}{more} ", st.model.events_dropped, top.join(", ")));
     }
     let table = Table::new(rows, widths)
         .header(header)
         .block(Block::default().borders(Borders::ALL).title(title))
         .row_highlight_style(highlight(no_color));
-    frame.render_stateful_widget(table, list_area, &mut table_state(st));
+    render_window(frame, st, table, list_area, off);
     let selected = visible.get(st.cursor()).and_then(|&i| st.model.events.get(i));
     if let (Some(area), Some(e)) = (detail_area, selected) {
-        let text = serde_json::to_string_pretty(&e.json).unwrap_or_default();
-        let p = Paragraph::new(text)
+        let [fields_area, hex_area] = Layout::horizontal([Constraint::Min(30), Constraint::Length(79)]).areas(area);
+        let p = Paragraph::new(tree(&e.json))
             .wrap(Wrap { trim: false })
             .block(Block::default().borders(Borders::ALL).title(" Event fields (Esc closes) "));
-        frame.render_widget(p, area);
+        frame.render_widget(p, fields_area);
+        let frame_no = e.json.get("frame").and_then(serde_json::Value::as_u64);
+        let (title, lines) = match (&st.hex, frame_no) {
+            (Some((n, Ok(bytes))), Some(f)) if *n == f => (
+                format!(" Frame {n}: {} bytes ", bytes.len()),
+                crate::capture::extract::hex_dump(bytes).into_iter().map(Line::from).collect(),
+            ),
+            (Some((n, Err(why))), Some(f)) if *n == f => (format!(" Frame {n} "), vec![Line::from(why.clone())]),
+            (_, Some(f)) => (format!(" Frame {f} "), vec![Line::from("reading…")]),
+            (_, None) => (" Bytes ".to_string(), vec![Line::from("this event has no frame")]),
+        };
+        frame.render_widget(Paragraph::new(lines).block(Block::default().borders(Borders::ALL).title(title)), hex_area);
     }
 }
 
-fn latency(frame: &mut Frame, st: &State, area: Rect, no_color: bool) {
+fn latency(frame: &mut Frame, st: &mut State, area: Rect, no_color: bool) {
     let rows: Vec<Row> = st
         .visible_latency()
         .into_iter()
@@ -244,7 +298,35 @@ fn latency(frame: &mut Frame, st: &State, area: Rect, no_color: bool) {
         .header(header)
         .block(Block::default().borders(Borders::ALL).title(" Latency "))
         .row_highlight_style(highlight(no_color));
-    frame.render_stateful_widget(table, area, &mut table_state(st));
+    render_table(frame, st, table, area);
+}
+
+/// An event's fields as an indented tree (objects and lists open under their key), like
+/// Wireshark's packet details.
+pub fn tree(v: &serde_json::Value) -> Vec<Line<'static>> {
+    fn walk(key: &str, v: &serde_json::Value, depth: usize, out: &mut Vec<Line<'static>>) {
+        let pad = "  ".repeat(depth);
+        match v {
+            serde_json::Value::Object(m) => {
+                if !key.is_empty() {
+                    out.push(Line::from(format!("{pad}▾ {key}")));
+                }
+                for (k, x) in m {
+                    walk(k, x, depth + usize::from(!key.is_empty()), out);
+                }
+            }
+            serde_json::Value::Array(a) if a.iter().any(|x| x.is_object() || x.is_array()) => {
+                out.push(Line::from(format!("{pad}▾ {key} [{}]", a.len())));
+                for (i, x) in a.iter().enumerate() {
+                    walk(&i.to_string(), x, depth + 1, out);
+                }
+            }
+            other => out.push(Line::from(format!("{pad}{key}: {other}"))),
+        }
+    }
+    let mut out = Vec::new();
+    walk("", v, 0, &mut out);
+    out
 }
 
 /// A one-line chart of `values` scaled to their maximum, at most `width` cells (the last ones).
@@ -268,7 +350,7 @@ fn opt_ms(v: Option<f64>) -> String {
     v.map_or_else(|| "—".to_string(), |x| format!("{x:.3}"))
 }
 
-fn streams(frame: &mut Frame, st: &State, area: Rect, no_color: bool) {
+fn streams(frame: &mut Frame, st: &mut State, area: Rect, no_color: bool) {
     let visible = st.visible_streams();
     let [top, bottom] = Layout::vertical([Constraint::Percentage(55), Constraint::Percentage(45)]).areas(area);
     let rows: Vec<Row> = visible
@@ -303,7 +385,7 @@ fn streams(frame: &mut Frame, st: &State, area: Rect, no_color: bool) {
         .header(header)
         .block(Block::default().borders(Borders::ALL).title(format!(" Streams ({}) ", visible.len())))
         .row_highlight_style(highlight(no_color));
-    frame.render_stateful_widget(table, top, &mut table_state(st));
+    render_table(frame, st, table, top);
     let Some(x) = visible.get(st.cursor()).and_then(|&i| st.model.streams.get(i)) else { return };
     let w = usize::from(bottom.width.saturating_sub(16)).max(1);
     let max = |v: &[f64]| v.iter().copied().fold(0.0f64, f64::max);
@@ -341,7 +423,7 @@ pub fn phase_bar(start: f64, dur: f64, total: f64, width: usize) -> String {
     format!("{}{}", " ".repeat(a), "█".repeat(len))
 }
 
-fn lab(frame: &mut Frame, st: &State, area: Rect, no_color: bool) {
+fn lab(frame: &mut Frame, st: &mut State, area: Rect, no_color: bool) {
     let visible = st.visible_lab();
     let [top, bottom] = Layout::vertical([Constraint::Percentage(45), Constraint::Percentage(55)]).areas(area);
     let rows: Vec<Row> = visible
@@ -369,7 +451,7 @@ fn lab(frame: &mut Frame, st: &State, area: Rect, no_color: bool) {
         .header(header)
         .block(Block::default().borders(Borders::ALL).title(format!(" Lab: sessions ({}), ms ", visible.len())))
         .row_highlight_style(highlight(no_color));
-    frame.render_stateful_widget(table, top, &mut table_state(st));
+    render_table(frame, st, table, top);
     let selected = visible.get(st.cursor()).and_then(|&i| st.model.lab.get(i));
     let [left, right] = Layout::horizontal([Constraint::Percentage(55), Constraint::Percentage(45)]).areas(bottom);
     if let Some(x) = selected {

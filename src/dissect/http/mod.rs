@@ -350,6 +350,17 @@ impl HttpDissector {
             Direction::C2S => x.request_end = Some(ts),
             Direction::S2C => {
                 x.response_end = Some(ts);
+                if ctx.timeline.accepting() {
+                    // The packet that completes the response: where tshark shows it.
+                    let mut ev = Event::new(ts, Some(ctx.flow), "http", "http.response.end", Some(dir))
+                        .with("body_bytes", FieldValue::U64(x.body_bytes));
+                    if let Some(s) = x.response_start {
+                        ev = ev.with("download_ms", FieldValue::F64(ts.ms_since(s)));
+                    }
+                    ctx.emit(ev);
+                } else {
+                    ctx.timeline.skipped();
+                }
                 let body = decoded(&x.body, x.content_encoding.as_deref());
                 x.kind = classify(&x.uri, x.content_type.as_deref(), &body);
                 if let (Some(s), true) = (x.response_start, x.body_bytes > 0) {

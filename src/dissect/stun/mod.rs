@@ -10,6 +10,7 @@ pub mod message;
 pub mod turn;
 
 use super::rtp::RtpDissector;
+use super::srtp;
 use super::{
     be16, be32, Ctx, DatagramDissector, Over, Probe, ProbeInput, Progress, ProtocolSpec, StreamDissector, StreamStart,
 };
@@ -160,6 +161,14 @@ struct Dtls {
     finished: PerDir<Option<Timestamp>>,
     content: BTreeMap<&'static str, u64>,
     alerts: u64,
+    /// The DTLS client's direction and ClientHello random (RFC 6347 §4.2.1: the same in a
+    /// ClientHello repeated with a cookie).
+    client_random: Option<(Direction, [u8; 32])>,
+    /// The MKI length use_srtp selected.
+    srtp_mki_len: u8,
+    /// SRTP master keys exported from a key-logged master secret: (client write, server
+    /// write). Secrets: reported only with `--show-secrets`.
+    srtp_keys: Option<(srtp::MasterKey, srtp::MasterKey)>,
 }
 
 /// The demultiplexing dissector of a WebRTC/TURN 5-tuple.
@@ -426,6 +435,7 @@ impl WebRtcMux {
 
     fn dtls(&mut self, ctx: &mut Ctx<'_>, dir: Direction, d: &[u8], ts: Timestamp) {
         let st = self.dtls.get_or_insert_with(Dtls::default);
+        let mut server_hello = None;
         // Records (RFC 6347 §4.1): type, version, epoch, 48-bit sequence, length, fragment.
         let mut off = 0usize;
         while let (Some(&ct), Some(ver), Some(epoch), Some(len)) =
@@ -450,17 +460,28 @@ impl WebRtcMux {
                 // fragment_offset, fragment_length, then the body.
                 let hs_type = frag.first().copied();
                 let body = frag.get(12..).unwrap_or(&[]);
+                let fragment_offset = super::rtmp::be24(frag, 6);
                 match hs_type {
-                    Some(1) if st.first_client_hello.is_none() => {
-                        st.first_client_hello = Some(ts);
-                        ctx.emit(Event::new(ts, Some(ctx.flow), "dtls", "dtls.handshake.client_hello", Some(dir)));
+                    Some(1) => {
+                        // client_version(2) then the 32-byte random, in the first fragment.
+                        let random = body.get(2..34).and_then(|r| <[u8; 32]>::try_from(r).ok());
+                        if let (Some(0), Some(r)) = (fragment_offset, random) {
+                            st.client_random = Some((dir, r));
+                        }
+                        if st.first_client_hello.is_none() {
+                            st.first_client_hello = Some(ts);
+                            ctx.emit(Event::new(ts, Some(ctx.flow), "dtls", "dtls.handshake.client_hello", Some(dir)));
+                        }
                     }
                     Some(2) => {
                         // DTLS ServerHello has no cookie: the TLS parser reads it as is.
                         if let Some(h) = super::tls::hello::parse(body, false) {
                             st.version = Some(h.versions.first().copied().unwrap_or(h.legacy_version));
                             st.cipher = h.cipher_suites.first().copied();
-                            st.srtp_profile = use_srtp(body);
+                            let (profile, mki) = use_srtp(body).unzip();
+                            st.srtp_profile = profile;
+                            st.srtp_mki_len = mki.unwrap_or(0);
+                            server_hello = Some(h.random);
                         }
                         ctx.emit(Event::new(ts, Some(ctx.flow), "dtls", "dtls.handshake.server_hello", Some(dir)));
                     }
@@ -481,11 +502,45 @@ impl WebRtcMux {
             }
             off += 13 + len;
         }
+        if let Some(server_random) = server_hello {
+            self.srtp_keys(ctx, &server_random, ts);
+        }
+    }
+
+    /// After a ServerHello that negotiated use_srtp: mark the media as SRTP and, with the
+    /// association's master secret in the key log, export its SRTP keys (RFC 5764 §4.2).
+    fn srtp_keys(&mut self, ctx: &mut Ctx<'_>, server_random: &[u8; 32], ts: Timestamp) {
+        let Some(st) = self.dtls.as_mut() else { return };
+        let Some(code) = st.srtp_profile else { return };
+        self.media.set_srtp_hint();
+        let Some(profile) = srtp::Profile::from_dtls(code) else { return };
+        // The exporter here is the TLS 1.2 PRF: DTLS 1.2 only.
+        let (Some(0xfefd), Some(suite), Some((client_dir, client_random))) = (st.version, st.cipher, st.client_random)
+        else {
+            return;
+        };
+        let Some(master) = ctx.keylog.and_then(|k| k.get(&client_random)).and_then(|s| s.master.as_deref()) else {
+            return;
+        };
+        let hash = srtp::keys::prf_hash(suite);
+        let Some((mut c, mut s)) = srtp::keys::dtls_srtp_keys(profile, hash, master, &client_random, server_random)
+        else {
+            return;
+        };
+        c.mki_len = st.srtp_mki_len;
+        s.mki_len = st.srtp_mki_len;
+        st.srtp_keys = Some((c, s));
+        self.media.set_dtls_keys(client_dir, c, s);
+        ctx.emit(
+            Event::new(ts, Some(ctx.flow), "dtls", "dtls.srtp.keys_exported", Some(client_dir.flip()))
+                .with("srtp_profile", FieldValue::Str(profile.iana_name().into())),
+        );
     }
 }
 
-/// The SRTP protection profile a ServerHello selects (use_srtp, RFC 5764 §4.1.1).
-fn use_srtp(server_hello: &[u8]) -> Option<u16> {
+/// The SRTP protection profile a ServerHello selects and its MKI length (use_srtp,
+/// RFC 5764 §4.1.1).
+fn use_srtp(server_hello: &[u8]) -> Option<(u16, u8)> {
     // Skip version(2) random(32) session id, suite(2), compression(1) to the extensions.
     let sid = usize::from(*server_hello.get(34)?);
     let mut off = 35 + sid + 3;
@@ -495,8 +550,10 @@ fn use_srtp(server_hello: &[u8]) -> Option<u16> {
     while off + 4 <= end {
         let (t, l) = (be16(server_hello, off)?, usize::from(be16(server_hello, off + 2)?));
         if t == 14 {
-            // profiles<2..2^16-1>, then mki.
-            return be16(server_hello, off + 6);
+            // profiles<2..2^16-1>, then srtp_mki<0..255>.
+            let list = usize::from(be16(server_hello, off + 4)?);
+            let mki = server_hello.get(off + 6 + list).copied().unwrap_or(0);
+            return Some((be16(server_hello, off + 6)?, mki));
         }
         off += 4 + l;
     }
@@ -612,25 +669,27 @@ impl StreamDissector for WebRtcMux {
                 (Some(a), Some(b), Some(s)) => json_ms(a.max(b).ms_since(s)),
                 _ => Value::Null,
             };
-            out.push((
-                "dtls",
-                json!({
-                    "flow": flow, "version": d.version.map(dtls_version),
-                    "cipher_suite": d.cipher.map(super::tls::hello::suite_name),
-                    "srtp_profile": d.srtp_profile.map(srtp_profile_name), "handshake_ms": handshake,
-                    "records": d.records, "content": d.content, "alerts": d.alerts,
-                }),
-            ));
-        }
-        let srtp = self.dtls.as_ref().is_some_and(|d| d.srtp_profile.is_some());
-        for (sec, mut v) in self.media.extra_reports(flow, show) {
-            if let (true, Some(o)) = (srtp, v.as_object_mut()) {
-                // Keyed by DTLS-SRTP: the payloads are encrypted, the headers are not.
-                o.insert(if sec == "rtp" { "srtp" } else { "srtcp" }.into(), json!(true));
-                o.insert("decrypted".into(), json!(0));
+            let key =
+                |k: &srtp::MasterKey| json!({"master_key": hex::encode(k.key()), "master_salt": hex::encode(k.salt())});
+            let keys = d
+                .srtp_keys
+                .as_ref()
+                .filter(|_| show)
+                .map(|(c, s)| json!({"client_write": key(c), "server_write": key(s)}));
+            let mut entry = json!({
+                "flow": flow, "version": d.version.map(dtls_version),
+                "cipher_suite": d.cipher.map(super::tls::hello::suite_name),
+                "srtp_profile": d.srtp_profile.map(srtp_profile_name), "handshake_ms": handshake,
+                "records": d.records, "content": d.content, "alerts": d.alerts,
+                "srtp_keys_exported": d.srtp_keys.is_some(),
+            });
+            if let (Some(k), Some(o)) = (keys, entry.as_object_mut()) {
+                o.insert("srtp_keys".into(), k);
             }
-            out.push((sec, v));
+            out.push(("dtls", entry));
         }
+        // The media reports itself as SRTP (DTLS-SRTP marked it so), with what it decrypted.
+        out.extend(self.media.extra_reports(flow, show));
         out.push((
             "webrtc_flows",
             json!({

@@ -346,13 +346,12 @@ fn relayed_kinds_and_unclassified_equal_tshark() {
             let (flow, _) = c.flow_dir(&m).unwrap();
             *want.entry(flow).or_default().entry("other").or_default() += 1;
         }
-        for (flow, kinds) in want.iter_mut() {
+        for kinds in want.values_mut() {
             let inside: u64 = kinds.iter().filter(|(k, _)| **k != "other").map(|(_, n)| n).sum();
             if let Some(o) = kinds.get_mut("other") {
                 *o -= inside;
             }
             kinds.retain(|_, n| *n > 0);
-            let _ = flow;
         }
         for f in arr(&c.rep["webrtc_flows"]) {
             let flow = f["flow"].as_u64().unwrap();
@@ -686,7 +685,7 @@ fn srtp_streams_equal_tshark() {
     d.check("srtp_streams_equal_tshark", 60);
 }
 
-fn find<'a>(list: &'a [Value], pred: impl Fn(&Value) -> bool) -> &'a Value {
+fn find(list: &[Value], pred: impl Fn(&Value) -> bool) -> &Value {
     list.iter().find(|v| pred(v)).unwrap_or(&Value::Null)
 }
 

@@ -238,7 +238,8 @@ impl WebRtcMux {
     fn demux(&mut self, ctx: &mut Ctx<'_>, dir: Direction, d: &[u8], ts: Timestamp, via: Option<&Via>) -> &'static str {
         match d.first() {
             Some(0..=3) => {
-                if self.stun(ctx, dir, d, ts, via) {
+                let stun = self.stun(ctx, dir, d, ts, via);
+                if stun {
                     "stun"
                 } else {
                     "other"

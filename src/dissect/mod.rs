@@ -9,6 +9,7 @@ pub mod quic;
 pub mod rtmp;
 pub mod rtp;
 pub mod rtsp;
+pub mod sctp;
 pub mod sdp;
 pub mod sip;
 pub mod srtp;

@@ -4,6 +4,7 @@
 //! flights sent again (retransmitted after a timeout, RFC 6347 §4.2.4).
 
 use crate::dissect::be16;
+use crate::dissect::dtls::record::{Layout, Record};
 use crate::flow::{Direction, FlowId, PerDir};
 use crate::report::json_ts;
 use crate::time::Timestamp;
@@ -136,50 +137,80 @@ enum Note {
     Bad(String),
 }
 
+/// A ClientHello or ServerHello that has just become whole: its sender and body.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Hello {
+    /// Who sent it.
+    pub dir: Direction,
+    /// 1 (ClientHello) or 2 (ServerHello).
+    pub msg_type: u8,
+    /// The message body, all fragments put together.
+    pub body: Vec<u8>,
+}
+
 impl Handshakes {
-    /// Walks the DTLS records of one datagram (RFC 6347 §4.1: type, version, epoch, 48-bit
-    /// sequence number, length) and takes in their handshake fragments; each message that
+    /// Takes in one DTLS record (RFC 6347 §4.1) and its handshake fragments; each message that
     /// became whole is an event `dtls.handshake.<name>` (ClientHello and ServerHello have
-    /// theirs already), a fragment that does not fit an anomaly.
-    pub fn datagram(&mut self, ctx: &mut crate::dissect::Ctx<'_>, dir: Direction, d: &[u8], ts: Timestamp) {
+    /// theirs already), a fragment that does not fit an anomaly. Returns the hellos that became
+    /// whole, for their extensions.
+    pub fn on_record(
+        &mut self,
+        ctx: &mut crate::dissect::Ctx<'_>,
+        dir: Direction,
+        rec: &Record<'_>,
+        ts: Timestamp,
+    ) -> Vec<Hello> {
         let mut notes = Vec::new();
-        self.take(dir, d, ts, &mut notes);
+        self.take_record(dir, rec, ts, &mut notes);
+        let mut hellos = Vec::new();
         for n in notes {
             match n {
                 Note::Completed(i) => {
                     if let Some(ev) = self.event(ctx.flow, i) {
                         ctx.emit(ev);
                     }
+                    if let Some(m) = self.messages.get(i).filter(|m| matches!(m.msg_type, 1 | 2)) {
+                        if let Some(body) = &m.body {
+                            hellos.push(Hello { dir: m.dir, msg_type: m.msg_type, body: body.clone() });
+                        }
+                    }
                 }
                 Note::Bad(what) => ctx.anomaly("dtls", ts, Some(dir), what),
             }
         }
+        hellos
     }
 
+    #[cfg(test)]
     fn take(&mut self, dir: Direction, d: &[u8], ts: Timestamp, notes: &mut Vec<Note>) {
-        let mut off = 0usize;
-        while let (Some(&ct), Some(ver), Some(epoch), Some(len)) =
-            (d.get(off), be16(d, off + 1), be16(d, off + 3), be16(d, off + 11))
-        {
-            let len = usize::from(len);
-            let Some(frag) = d.get(off + 13..off + 13 + len) else { break };
+        for rec in crate::dissect::dtls::record::records(d, None) {
+            self.take_record(dir, &rec, ts, notes);
+        }
+    }
+
+    fn take_record(&mut self, dir: Direction, rec: &Record<'_>, ts: Timestamp, notes: &mut Vec<Note>) {
+        if rec.layout == Layout::Unified {
+            // DTLS 1.3 DTLSCiphertext: the content type is encrypted.
+            *self.content[dir].entry("ciphertext").or_insert(0) += 1;
+            return;
+        }
+        if let Some(ver) = rec.version {
             *self.record_versions.entry(ver).or_insert(0) += 1;
-            *self.content[dir].entry(content_name(ct)).or_insert(0) += 1;
-            if ct == 22 {
-                if epoch == 0 {
-                    self.record(dir, frag, ts, notes);
+        }
+        *self.content[dir].entry(content_name(rec.content_type)).or_insert(0) += 1;
+        if rec.content_type == 22 && rec.layout == Layout::Classic {
+            if rec.epoch == 0 {
+                self.record(dir, rec.body, ts, notes);
+            } else {
+                // Encrypted: one handshake message a record (the Finished); a second one
+                // from the same side is the flight sent again.
+                self.encrypted[dir] += 1;
+                if self.encrypted[dir] > 1 {
+                    self.retransmitted(dir);
                 } else {
-                    // Encrypted: one handshake message a record (the Finished); a second one
-                    // from the same side is the flight sent again.
-                    self.encrypted[dir] += 1;
-                    if self.encrypted[dir] > 1 {
-                        self.retransmitted(dir);
-                    } else {
-                        self.progress();
-                    }
+                    self.progress();
                 }
             }
-            off += 13 + len;
         }
     }
 

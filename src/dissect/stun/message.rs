@@ -8,6 +8,9 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 /// RFC 8489 §5: the magic cookie.
 pub const MAGIC_COOKIE: u32 = 0x2112_A442;
 
+/// XOR-PEER-ADDRESS attributes kept per message.
+pub const MAX_PEERS: usize = 16;
+
 /// The message class (RFC 8489 §5: the C1 and C0 bits).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Class {
@@ -66,8 +69,11 @@ pub struct StunMessage<'a> {
     pub mapped: Option<SocketAddr>,
     /// XOR-RELAYED-ADDRESS.
     pub relayed: Option<SocketAddr>,
-    /// XOR-PEER-ADDRESS.
+    /// XOR-PEER-ADDRESS (the last one).
     pub peer: Option<SocketAddr>,
+    /// Every XOR-PEER-ADDRESS (a CreatePermission may carry several, RFC 8656 §10), at most
+    /// [`MAX_PEERS`].
+    pub peers: Vec<SocketAddr>,
     /// USERNAME (a credential: masked in reports).
     pub username: Option<String>,
     /// ERROR-CODE: class × 100 + number.
@@ -175,7 +181,12 @@ pub fn parse(d: &[u8]) -> Option<StunMessage<'_>> {
             0x0001 => m.mapped = m.mapped.or_else(|| xor_address(v, &txid, false)),
             0x0020 | 0x8020 => m.mapped = xor_address(v, &txid, true).or(m.mapped),
             0x0016 => m.relayed = xor_address(v, &txid, true),
-            0x0012 => m.peer = xor_address(v, &txid, true),
+            0x0012 => {
+                m.peer = xor_address(v, &txid, true);
+                if let Some(p) = m.peer.filter(|_| m.peers.len() < MAX_PEERS) {
+                    m.peers.push(p);
+                }
+            }
             0x0006 => m.username = Some(String::from_utf8_lossy(v).into_owned()),
             0x0009 => {
                 let class = u16::from(v.get(2).copied().unwrap_or(0) & 0x07);

@@ -5,12 +5,13 @@
 //! (version, cipher suite, SRTP profile, handshake time), and SRTP/SRTCP header statistics.
 //! Report sections `stun`, `ice`, `dtls`, `rtp`, `rtcp`.
 
+pub mod allocation;
 pub mod handshake;
 pub mod message;
 pub mod turn;
 
 use super::rtp::RtpDissector;
-use super::srtp;
+use super::dtls::association::{Association, SrtpNews};
 use super::{
     be16, be32, Ctx, DatagramDissector, Over, Probe, ProbeInput, Progress, ProtocolSpec, StreamDissector, StreamStart,
 };
@@ -150,27 +151,6 @@ struct Pair {
     use_candidate_pending: bool,
 }
 
-#[derive(Debug, Default)]
-struct Dtls {
-    records: u64,
-    version: Option<u16>,
-    cipher: Option<u16>,
-    srtp_profile: Option<u16>,
-    first_client_hello: Option<Timestamp>,
-    /// The first epoch-1 handshake record (the Finished) of each side.
-    finished: PerDir<Option<Timestamp>>,
-    content: BTreeMap<&'static str, u64>,
-    alerts: u64,
-    /// The DTLS client's direction and ClientHello random (RFC 6347 §4.2.1: the same in a
-    /// ClientHello repeated with a cookie).
-    client_random: Option<(Direction, [u8; 32])>,
-    /// The MKI length use_srtp selected.
-    srtp_mki_len: u8,
-    /// SRTP master keys exported from a key-logged master secret: (client write, server
-    /// write). Secrets: reported only with `--show-secrets`.
-    srtp_keys: Option<(srtp::MasterKey, srtp::MasterKey)>,
-}
-
 /// The demultiplexing dissector of a WebRTC/TURN 5-tuple.
 #[derive(Default)]
 pub struct WebRtcMux {
@@ -178,7 +158,8 @@ pub struct WebRtcMux {
     /// Requests waiting for their response: transaction id → index.
     pending: Pending<[u8; 12], usize>,
     pairs: BTreeMap<String, Pair>,
-    dtls: Option<Dtls>,
+    /// The DTLS association, once a DTLS record was seen.
+    dtls: Option<Box<Association>>,
     media: RtpDissector,
     channel_data: u64,
     relayed: u64,
@@ -190,34 +171,12 @@ pub struct WebRtcMux {
     framed: PerDir<Option<bool>>,
     /// TURN allocation, channels and relayed payloads.
     turn: Turn,
-    /// DTLS handshake messages (fragments reassembled), cookies, retransmitted flights.
-    handshakes: Option<handshake::Handshakes>,
+    /// TURN allocations on this 5-tuple and their lifetimes.
+    allocations: allocation::Allocations,
 }
 
 fn hex12(id: &[u8; 12]) -> String {
     id.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-fn dtls_version(v: u16) -> &'static str {
-    match v {
-        0xfeff => "DTLS 1.0",
-        0xfefd => "DTLS 1.2",
-        0xfefc => "DTLS 1.3",
-        _ => "unknown",
-    }
-}
-
-/// IANA DTLS-SRTP protection profiles (RFC 5764 §4.1.2, RFC 7714 §14.2).
-fn srtp_profile_name(p: u16) -> String {
-    match p {
-        0x0001 => "SRTP_AES128_CM_HMAC_SHA1_80".into(),
-        0x0002 => "SRTP_AES128_CM_HMAC_SHA1_32".into(),
-        0x0005 => "SRTP_NULL_HMAC_SHA1_80".into(),
-        0x0006 => "SRTP_NULL_HMAC_SHA1_32".into(),
-        0x0007 => "SRTP_AEAD_AES_128_GCM".into(),
-        0x0008 => "SRTP_AEAD_AES_256_GCM".into(),
-        other => format!("0x{other:04x}"),
-    }
 }
 
 impl WebRtcMux {
@@ -246,8 +205,14 @@ impl WebRtcMux {
                 }
             }
             Some(20..=63) => {
-                self.dtls(ctx, dir, d, ts);
-                self.handshakes.get_or_insert_with(Default::default).datagram(ctx, dir, d, ts);
+                match self.dtls.get_or_insert_with(Default::default).datagram(ctx, dir, d, ts) {
+                    SrtpNews::None => {}
+                    SrtpNews::Hint => self.media.set_srtp_hint(),
+                    SrtpNews::Keys(client_dir, c, s) => {
+                        self.media.set_srtp_hint();
+                        self.media.set_dtls_keys(client_dir, c, s);
+                    }
+                }
                 "dtls"
             }
             Some(&b) if turn::is_channel_byte(b) && via.is_none() => {
@@ -295,6 +260,7 @@ impl WebRtcMux {
             Class::Request | Class::Indication => {
                 if via.is_none() {
                     self.turn.request(&m);
+                    self.allocations.request(ctx, &m, ts);
                 }
                 if let Some(data) = m.data {
                     // A TURN Send/Data indication carries a packet: demultiplex it too.
@@ -328,6 +294,7 @@ impl WebRtcMux {
             Class::Success | Class::Error => {
                 if via.is_none() {
                     self.turn.response(&m, class);
+                    self.allocations.response(ctx, &m, class, ts);
                 }
                 if let Some((ms, i)) = self.pending.reply(&m.transaction_id, ts) {
                     ev.latency_ms = Some(ms);
@@ -433,137 +400,16 @@ impl WebRtcMux {
         let _ = ts;
         Some(key)
     }
-
-    fn dtls(&mut self, ctx: &mut Ctx<'_>, dir: Direction, d: &[u8], ts: Timestamp) {
-        let st = self.dtls.get_or_insert_with(Dtls::default);
-        let mut server_hello = None;
-        // Records (RFC 6347 §4.1): type, version, epoch, 48-bit sequence, length, fragment.
-        let mut off = 0usize;
-        while let (Some(&ct), Some(ver), Some(epoch), Some(len)) =
-            (d.get(off), be16(d, off + 1), be16(d, off + 3), be16(d, off + 11))
-        {
-            let len = usize::from(len);
-            let Some(frag) = d.get(off + 13..off + 13 + len) else { break };
-            st.records += 1;
-            let name = match ct {
-                20 => "change_cipher_spec",
-                21 => "alert",
-                22 => "handshake",
-                23 => "application_data",
-                _ => "other",
-            };
-            *st.content.entry(name).or_insert(0) += 1;
-            if ct == 21 {
-                st.alerts += 1;
-            }
-            if ct == 22 && epoch == 0 {
-                // Handshake header (RFC 6347 §4.2.2): type, length, message_seq,
-                // fragment_offset, fragment_length, then the body.
-                let hs_type = frag.first().copied();
-                let body = frag.get(12..).unwrap_or(&[]);
-                let fragment_offset = super::rtmp::be24(frag, 6);
-                match hs_type {
-                    Some(1) => {
-                        // client_version(2) then the 32-byte random, in the first fragment.
-                        let random = body.get(2..34).and_then(|r| <[u8; 32]>::try_from(r).ok());
-                        if let (Some(0), Some(r)) = (fragment_offset, random) {
-                            st.client_random = Some((dir, r));
-                        }
-                        if st.first_client_hello.is_none() {
-                            st.first_client_hello = Some(ts);
-                            ctx.emit(Event::new(ts, Some(ctx.flow), "dtls", "dtls.handshake.client_hello", Some(dir)));
-                        }
-                    }
-                    Some(2) => {
-                        // DTLS ServerHello has no cookie: the TLS parser reads it as is.
-                        if let Some(h) = super::tls::hello::parse(body, false) {
-                            st.version = Some(h.versions.first().copied().unwrap_or(h.legacy_version));
-                            st.cipher = h.cipher_suites.first().copied();
-                            let (profile, mki) = use_srtp(body).unzip();
-                            st.srtp_profile = profile;
-                            st.srtp_mki_len = mki.unwrap_or(0);
-                            server_hello = Some(h.random);
-                        }
-                        ctx.emit(Event::new(ts, Some(ctx.flow), "dtls", "dtls.handshake.server_hello", Some(dir)));
-                    }
-                    _ => {}
-                }
-            }
-            if ct == 22 && epoch >= 1 && st.finished[dir].is_none() {
-                st.finished[dir] = Some(ts);
-                if let (Some(a), Some(b), Some(start)) = (st.finished.c2s, st.finished.s2c, st.first_client_hello) {
-                    let done = a.max(b);
-                    let ms = done.ms_since(start);
-                    ctx.latency.add("dtls", "handshake_ms", ms);
-                    ctx.emit(Event::new(done, Some(ctx.flow), "dtls", "dtls.handshake.done", None).latency(ms));
-                }
-            }
-            if st.version.is_none() {
-                st.version = Some(ver);
-            }
-            off += 13 + len;
-        }
-        if let Some(server_random) = server_hello {
-            self.srtp_keys(ctx, &server_random, ts);
-        }
-    }
-
-    /// After a ServerHello that negotiated use_srtp: mark the media as SRTP and, with the
-    /// association's master secret in the key log, export its SRTP keys (RFC 5764 §4.2).
-    fn srtp_keys(&mut self, ctx: &mut Ctx<'_>, server_random: &[u8; 32], ts: Timestamp) {
-        let Some(st) = self.dtls.as_mut() else { return };
-        let Some(code) = st.srtp_profile else { return };
-        self.media.set_srtp_hint();
-        let Some(profile) = srtp::Profile::from_dtls(code) else { return };
-        // The exporter here is the TLS 1.2 PRF: DTLS 1.2 only.
-        let (Some(0xfefd), Some(suite), Some((client_dir, client_random))) = (st.version, st.cipher, st.client_random)
-        else {
-            return;
-        };
-        let Some(master) = ctx.keylog.and_then(|k| k.get(&client_random)).and_then(|s| s.master.as_deref()) else {
-            return;
-        };
-        let hash = srtp::keys::prf_hash(suite);
-        let Some((mut c, mut s)) = srtp::keys::dtls_srtp_keys(profile, hash, master, &client_random, server_random)
-        else {
-            return;
-        };
-        c.mki_len = st.srtp_mki_len;
-        s.mki_len = st.srtp_mki_len;
-        st.srtp_keys = Some((c, s));
-        self.media.set_dtls_keys(client_dir, c, s);
-        ctx.emit(
-            Event::new(ts, Some(ctx.flow), "dtls", "dtls.srtp.keys_exported", Some(client_dir.flip()))
-                .with("srtp_profile", FieldValue::Str(profile.iana_name().into())),
-        );
-    }
-}
-
-/// The SRTP protection profile a ServerHello selects and its MKI length (use_srtp,
-/// RFC 5764 §4.1.1).
-fn use_srtp(server_hello: &[u8]) -> Option<(u16, u8)> {
-    // Skip version(2) random(32) session id, suite(2), compression(1) to the extensions.
-    let sid = usize::from(*server_hello.get(34)?);
-    let mut off = 35 + sid + 3;
-    let ext_len = usize::from(be16(server_hello, off)?);
-    off += 2;
-    let end = off + ext_len;
-    while off + 4 <= end {
-        let (t, l) = (be16(server_hello, off)?, usize::from(be16(server_hello, off + 2)?));
-        if t == 14 {
-            // profiles<2..2^16-1>, then srtp_mki<0..255>.
-            let list = usize::from(be16(server_hello, off + 4)?);
-            let mki = server_hello.get(off + 6 + list).copied().unwrap_or(0);
-            return Some((be16(server_hello, off + 6)?, mki));
-        }
-        off += 4 + l;
-    }
-    None
 }
 
 impl DatagramDissector for WebRtcMux {
     fn on_datagram(&mut self, ctx: &mut Ctx<'_>, dir: Direction, data: &[u8], ts: Timestamp) {
+        self.allocations.transport = Some("udp");
         self.packet(ctx, dir, data, ts, None);
+    }
+
+    fn on_end(&mut self, _ctx: &mut Ctx<'_>, ts: Timestamp) {
+        self.allocations.end(ts);
     }
 
     fn extra_reports(&self, flow: FlowId, show: bool) -> Vec<(&'static str, Value)> {
@@ -575,6 +421,7 @@ impl StreamDissector for WebRtcMux {
     /// STUN over TCP (RFC 8489 §6.2.2) and TURN over TCP (RFC 8656 §12.5: ChannelData padded
     /// to 4 bytes); anything else is taken as RFC 4571 framing (16-bit length prefix).
     fn on_data(&mut self, ctx: &mut Ctx<'_>, dir: Direction, data: &[u8], ts: Timestamp) -> Progress {
+        self.allocations.transport = Some("tcp");
         let mut pos = 0usize;
         if self.framed[dir].is_none() {
             match (be32(data, 4), be32(data, 6)) {
@@ -629,6 +476,10 @@ impl StreamDissector for WebRtcMux {
         }
     }
 
+    fn on_end(&mut self, _ctx: &mut Ctx<'_>, _dir: Direction, ts: Timestamp) {
+        self.allocations.end(ts);
+    }
+
     fn extra_reports(&self, flow: FlowId, show: bool) -> Vec<(&'static str, Value)> {
         let mut out: Vec<(&'static str, Value)> = self
             .transactions
@@ -666,29 +517,9 @@ impl StreamDissector for WebRtcMux {
             ));
         }
         if let Some(d) = &self.dtls {
-            let handshake = match (d.finished.c2s, d.finished.s2c, d.first_client_hello) {
-                (Some(a), Some(b), Some(s)) => json_ms(a.max(b).ms_since(s)),
-                _ => Value::Null,
-            };
-            let key =
-                |k: &srtp::MasterKey| json!({"master_key": hex::encode(k.key()), "master_salt": hex::encode(k.salt())});
-            let keys = d
-                .srtp_keys
-                .as_ref()
-                .filter(|_| show)
-                .map(|(c, s)| json!({"client_write": key(c), "server_write": key(s)}));
-            let mut entry = json!({
-                "flow": flow, "version": d.version.map(dtls_version),
-                "cipher_suite": d.cipher.map(super::tls::hello::suite_name),
-                "srtp_profile": d.srtp_profile.map(srtp_profile_name), "handshake_ms": handshake,
-                "records": d.records, "content": d.content, "alerts": d.alerts,
-                "srtp_keys_exported": d.srtp_keys.is_some(),
-            });
-            if let (Some(k), Some(o)) = (keys, entry.as_object_mut()) {
-                o.insert("srtp_keys".into(), k);
-            }
-            out.push(("dtls", entry));
+            out.extend(d.report(flow, show));
         }
+        out.extend(self.allocations.report(flow).into_iter().map(|a| ("turn_allocations", a)));
         // The media reports itself as SRTP (DTLS-SRTP marked it so), with what it decrypted.
         out.extend(self.media.extra_reports(flow, show));
         out.push((
@@ -696,7 +527,7 @@ impl StreamDissector for WebRtcMux {
             json!({
                 "flow": flow, "channel_data": self.channel_data, "relayed": self.relayed,
                 "fingerprint_failures": self.fingerprint_failures, "unclassified": self.other,
-                "stream_errors": self.stream_errors,
+                "stream_errors": self.stream_errors, "turn_allocations_over_cap": self.allocations.over_cap(),
             }),
         ));
         self.annotate(&mut out);
@@ -705,19 +536,13 @@ impl StreamDissector for WebRtcMux {
 }
 
 impl WebRtcMux {
-    /// Adds the TURN facts to the flow's `webrtc_flows` entry and the handshake messages to its
-    /// `dtls` entry.
+    /// Adds the TURN facts to the flow's `webrtc_flows` entry.
     fn annotate(&self, out: &mut [(&'static str, Value)]) {
         for (sec, v) in out.iter_mut() {
             match (*sec, v.as_object_mut()) {
                 ("webrtc_flows", Some(o)) => {
                     for (k, val) in self.turn.report() {
                         o.insert(k.into(), val);
-                    }
-                }
-                ("dtls", Some(_)) => {
-                    if let Some(h) = &self.handshakes {
-                        h.annotate(v);
                     }
                 }
                 _ => {}

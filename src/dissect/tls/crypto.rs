@@ -108,6 +108,32 @@ pub fn expand_label(hash: Hash, secret: &[u8], label: &str, len: usize) -> Optio
     Some(out)
 }
 
+/// RFC 5246 §6.3: the record keys of a TLS 1.2 (or DTLS 1.2, RFC 6347 §4.1.2) connection with
+/// an AEAD suite, from its master secret: key_block = PRF(master_secret, "key expansion",
+/// server_random + client_random), split as client_write_key, server_write_key,
+/// client_write_IV, server_write_IV. GCM (RFC 5288 §3) takes a 4-byte implicit IV and carries
+/// the other 8 nonce bytes in each record; ChaCha20-Poly1305 (RFC 7905 §2) a 12-byte IV that
+/// is XORed with the sequence number. Returns (client write, server write); `None` for suites
+/// that are not AEAD (CBC suites are not decrypted).
+pub fn tls12_record_keys(
+    suite: u16,
+    master: &[u8],
+    client_random: &[u8; 32],
+    server_random: &[u8; 32],
+) -> Option<(RecordKey, RecordKey)> {
+    let (cipher, hash) = aead_suite(suite)?;
+    let explicit = cipher != Cipher::Chacha20;
+    let iv_len = if explicit { 4 } else { 12 };
+    let kl = cipher.key_len();
+    let mut seed = server_random.to_vec();
+    seed.extend_from_slice(client_random);
+    let block = prf(hash, master, b"key expansion", &seed, 2 * kl + 2 * iv_len);
+    let part = |a: usize, n: usize| block.get(a..a + n);
+    let client = RecordKey::new(cipher, part(0, kl)?, part(2 * kl, iv_len)?, explicit)?;
+    let server = RecordKey::new(cipher, part(kl, kl)?, part(2 * kl + iv_len, iv_len)?, explicit)?;
+    Some((client, server))
+}
+
 /// One direction's record decryption state.
 pub struct RecordKey {
     key: LessSafeKey,
@@ -130,6 +156,15 @@ impl RecordKey {
         let key = expand_label(hash, secret, "key", cipher.key_len())?;
         let iv = expand_label(hash, secret, "iv", 12)?;
         Self::new(cipher, &key, &iv, false)
+    }
+
+    /// Decrypts one DTLS 1.0/1.2 record body (RFC 6347 §4.1.2.1): the 64-bit sequence number
+    /// of the TLS AAD and of the ChaCha20 nonce is the record's epoch (16 bits) followed by
+    /// its 48-bit sequence number, as both are on the wire; the GCM nonce is the implicit IV
+    /// and the record's explicit 8 bytes. `ty` and `version` are the record header's.
+    pub fn open_dtls(&mut self, epoch: u16, seq: u64, ty: u8, version: u16, body: &[u8]) -> Option<Vec<u8>> {
+        self.seq = u64::from(epoch) << 48 | (seq & 0xFFFF_FFFF_FFFF);
+        self.open(&[], ty, version, body, false)
     }
 
     /// Decrypts one record body. `header` is the 5-byte record header (TLS 1.3 AAD), `ty`

@@ -1,6 +1,7 @@
-//! ClientHello and ServerHello (RFC 8446 §4.1.2, §4.1.3; RFC 5246 §7.4.1) and the extensions
-//! streamscope reports: server_name (RFC 6066 §3), ALPN (RFC 7301 §3.1), supported_versions
-//! (RFC 8446 §4.2.1).
+//! ClientHello and ServerHello (RFC 8446 §4.1.2, §4.1.3; RFC 5246 §7.4.1; DTLS: RFC 6347
+//! §4.2.1, RFC 9147 §5.3) and the extensions streamscope reports: server_name (RFC 6066 §3),
+//! ALPN (RFC 7301 §3.1), supported_versions (RFC 8446 §4.2.1), use_srtp (RFC 5764 §4.1.1) and
+//! connection_id (RFC 9146 §3).
 
 /// What a hello says.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -17,6 +18,13 @@ pub struct Hello {
     pub alpn: Vec<String>,
     /// supported_versions (offered, or the one selected).
     pub versions: Vec<u16>,
+    /// use_srtp: the protection profiles (offered, or the one selected).
+    pub srtp_profiles: Vec<u16>,
+    /// use_srtp: the length of the MKI.
+    pub srtp_mki_len: u8,
+    /// connection_id: the CID the sender wants to receive in the records sent to it (present
+    /// and possibly empty when the extension is there).
+    pub connection_id: Option<Vec<u8>>,
 }
 
 use crate::dissect::be16;
@@ -52,10 +60,23 @@ impl<'a> R<'a> {
 /// Parses a ClientHello (`client == true`) or ServerHello body (after the 4-byte handshake
 /// header). Extensions that are malformed are skipped; a malformed fixed part is `None`.
 pub fn parse(body: &[u8], client: bool) -> Option<Hello> {
+    parse_any(body, client, false)
+}
+
+/// [`parse`] for DTLS (after the 12-byte DTLS handshake header): a DTLS ClientHello has a
+/// cookie after the session id (RFC 6347 §4.2.1; `legacy_cookie` in RFC 9147 §5.3).
+pub fn parse_dtls(body: &[u8], client: bool) -> Option<Hello> {
+    parse_any(body, client, true)
+}
+
+fn parse_any(body: &[u8], client: bool, dtls: bool) -> Option<Hello> {
     let mut r = R { b: body, p: 0 };
     let mut h = Hello { legacy_version: r.u16()?, ..Hello::default() };
     h.random.copy_from_slice(r.take(32)?);
     r.vec8()?; // legacy_session_id
+    if client && dtls {
+        r.vec8()?; // cookie
+    }
     if client {
         let suites = r.vec16()?;
         h.cipher_suites = suites.chunks_exact(2).filter_map(|c| be16(c, 0)).collect();
@@ -96,6 +117,14 @@ pub fn parse(body: &[u8], client: bool) -> Option<Hello> {
                     h.versions = vec![v];
                 }
             }
+            14 => {
+                // use_srtp: SRTPProtectionProfiles<2..2^16-1>, srtp_mki<0..255>.
+                if let Some(list) = d.vec16() {
+                    h.srtp_profiles = list.chunks_exact(2).filter_map(|c| be16(c, 0)).collect();
+                    h.srtp_mki_len = d.vec8().map_or(0, |m| m.len() as u8);
+                }
+            }
+            54 => h.connection_id = d.vec8().map(<[u8]>::to_vec),
             _ => {}
         }
     }
@@ -176,6 +205,27 @@ mod tests {
         assert_eq!(h.cipher_suites, [0x1301, 0xc02f]);
         for cut in 0..b.len() {
             let _ = parse(&b[..cut], true);
+        }
+    }
+
+    #[test]
+    fn dtls_hellos_with_cookie_use_srtp_and_connection_id() {
+        // ClientHello: version, random, empty session id, a 3-byte cookie, one suite, null
+        // compression, use_srtp (two profiles, no MKI) and connection_id "abc".
+        let mut b = vec![0xfe, 0xfd];
+        b.extend_from_slice(&[9; 32]);
+        b.extend_from_slice(&[0, 3, 1, 2, 3, 0, 2, 0xc0, 0x2b, 1, 0]);
+        let ext = [0, 14, 0, 7, 0, 4, 0, 8, 0, 1, 0, 0, 54, 0, 4, 3, b'a', b'b', b'c'];
+        b.extend_from_slice(&(ext.len() as u16).to_be_bytes());
+        b.extend_from_slice(&ext);
+        let h = parse_dtls(&b, true).unwrap();
+        assert_eq!(h.cipher_suites, [0xc02b]);
+        assert_eq!((h.srtp_profiles.as_slice(), h.srtp_mki_len), (&[8u16, 1][..], 0));
+        assert_eq!(h.connection_id.as_deref(), Some(&b"abc"[..]));
+        // Read as TLS, the cookie shifts everything: no extensions come out right.
+        assert_ne!(parse(&b, true).map(|h| h.cipher_suites), Some(vec![0xc02b]));
+        for cut in 0..b.len() {
+            let _ = parse_dtls(&b[..cut], true);
         }
     }
 }

@@ -147,16 +147,9 @@ impl TlsDissector {
             self.sides.s2c.key = s_first;
             self.sides.s2c.next_key = s_next;
         } else if let Some(master) = &secrets.master {
-            // RFC 5246 §6.3: key_block = PRF(master, "key expansion", server_random + client_random).
-            let explicit = cipher != crypto::Cipher::Chacha20;
-            let iv_len = if explicit { 4 } else { 12 };
-            let kl = cipher.key_len();
-            let mut seed = s.random.to_vec();
-            seed.extend_from_slice(&c.random);
-            let block = crypto::prf(hash, master, b"key expansion", &seed, 2 * kl + 2 * iv_len);
-            let part = |a: usize, n: usize| block.get(a..a + n).unwrap_or(&[]);
-            self.sides.c2s.key = RecordKey::new(cipher, part(0, kl), part(2 * kl, iv_len), explicit);
-            self.sides.s2c.key = RecordKey::new(cipher, part(kl, kl), part(2 * kl + iv_len, iv_len), explicit);
+            let (c2s, s2c) = crypto::tls12_record_keys(suite, master, &c.random, &s.random).unzip();
+            self.sides.c2s.key = c2s;
+            self.sides.s2c.key = s2c;
             self.keys_found = self.sides.c2s.key.is_some();
         }
     }

@@ -1,4 +1,9 @@
-//! DTLS detection (RFC 6347 §4.1 / RFC 9147 §4 record layer).
+//! DTLS (RFC 6347, RFC 9147): detection, record headers ([`record`]) and the per-association
+//! state the WebRTC demultiplexer keeps ([`association`]): handshake, keys, decryption and
+//! the SCTP it carries.
+
+pub mod association;
+pub mod record;
 
 use super::{be16, Over, Probe, ProbeInput, ProtocolSpec};
 

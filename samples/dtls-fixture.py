@@ -207,22 +207,30 @@ def sctp_chunk(c):
     return e
 
 
-def sctp_dissect(records, cwd, name, version):
-    """tshark's view of the SCTP packets carried in decrypted application data."""
-    pkts = [(r["ts"], r["src"], r["dst"], unhex(r["plaintext"])) for r in records]
+def sctp_dissect(records, name):
+    """tshark's view of the SCTP packets carried in decrypted application data, one temporary
+    pcap per flow (the same packets relayed through TURN show up on two flows; in one pcap
+    tshark would take the second copy for a retransmission)."""
+    streams = sorted({r["stream"] for r in records})
+    dissected = {}
     with tempfile.TemporaryDirectory() as tmp:
-        pcap = name + ".sctp.pcap"
-        write_sctp_pcap(os.path.join(tmp, pcap), pkts)
-        cmd = ["tshark", "-r", pcap, "-n", "-o", "sctp.checksum:CRC-32C", "-T", "json", "--no-duplicate-keys",
-               "-J", "frame sctp rtcdc data"]
-        frames = json.loads(run(cmd, tmp) or "[]")
+        for st in streams:
+            recs = [r for r in records if r["stream"] == st]
+            pcap = "%s.stream%d.sctp.pcap" % (name, st)
+            write_sctp_pcap(os.path.join(tmp, pcap), [(r["ts"], r["src"], r["dst"], unhex(r["plaintext"])) for r in recs])
+            cmd = ["tshark", "-r", pcap, "-n", "-o", "sctp.checksum:CRC-32C", "-T", "json", "--no-duplicate-keys",
+                   "-J", "frame sctp rtcdc data"]
+            frames = json.loads(run(cmd, tmp) or "[]")
+            for r, p in zip(recs, frames):
+                dissected[r["frame"]] = p
     out = []
-    for r, p in zip(records, frames):
-        sctp = p["_source"]["layers"].get("sctp") or {}
-        rtcdc = as_list(p["_source"]["layers"].get("rtcdc"))
+    for r in records:
+        layers = dissected[r["frame"]]["_source"]["layers"]
+        sctp = layers.get("sctp") or {}
+        rtcdc = as_list(layers.get("rtcdc"))
         chunks = []
         for k, v in sctp.items():
-            if k.startswith(("DATA chunk", "I_DATA chunk")) or "chunk" in k.lower():
+            if "chunk" in k.lower():
                 for c in as_list(v):
                     if isinstance(c, dict) and "sctp.chunk_type" in c:
                         chunks.append(sctp_chunk(c))
@@ -239,10 +247,11 @@ def sctp_dissect(records, cwd, name, version):
         if dc:
             e["dcep"] = dc
         out.append(e)
-    cmd_s = " ".join(cmd)
+    cmd[2] = "<capture>.stream<N>.sctp.pcap"
     return out, {"purpose": "SCTP inside the decrypted application data: each plaintext written by this script, with "
                             "its capture time and the flow's addresses, as an IPv4/SCTP packet into a temporary "
-                            "raw-IP pcap, dissected by tshark (its rtcdc dissector takes PPID 50)", "command": cmd_s}
+                            "raw-IP pcap per flow (udp.stream N), dissected by tshark (its rtcdc dissector takes "
+                            "PPID 50)", "command": " ".join(cmd)}
 
 
 def keyed(path, version):
@@ -266,7 +275,7 @@ def keyed(path, version):
            "records": records}
     sctp_recs = [r for r in records if r.get("plaintext") and looks_like_sctp(unhex(r["plaintext"]))]
     if sctp_recs:
-        doc["sctp"], c = sctp_dissect(sctp_recs, cwd, name, version)
+        doc["sctp"], c = sctp_dissect(sctp_recs, name)
         commands.append(c)
     app = [r for r in records if r["content"] == "application_data"]
     doc["counts"] = {"protected_records": len(records), "application_data": len(app),

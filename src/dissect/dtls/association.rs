@@ -94,7 +94,14 @@ struct Dtls13 {
 /// The state of one DTLS association.
 pub struct Association {
     records: u64,
+    /// The negotiated version (ServerHello, supported_versions first).
     version: Option<u16>,
+    /// The record layer's version, shown while no ServerHello says more.
+    record_version: Option<u16>,
+    /// What the ClientHello offered (supported_versions, else client_version).
+    offered: Vec<u16>,
+    /// The ClientHello had supported_versions: its record version says nothing.
+    offered_supported_versions: bool,
     cipher: Option<u16>,
     srtp_profile: Option<u16>,
     /// The MKI length use_srtp selected.
@@ -136,6 +143,9 @@ impl Default for Association {
         Association {
             records: 0,
             version: None,
+            record_version: None,
+            offered: Vec::new(),
+            offered_supported_versions: false,
             cipher: None,
             srtp_profile: None,
             srtp_mki_len: 0,
@@ -223,8 +233,8 @@ impl Association {
                     } else if rec.epoch >= 1 {
                         self.protected(ctx, dir, &rec, ts);
                     }
-                    if self.version.is_none() {
-                        self.version = rec.version;
+                    if self.record_version.is_none() {
+                        self.record_version = rec.version;
                     }
                 }
             }
@@ -276,6 +286,8 @@ impl Association {
             self.cids[h.dir.flip()] = Some(cid);
         }
         if client {
+            self.offered_supported_versions = !parsed.versions.is_empty();
+            self.offered = if parsed.versions.is_empty() { vec![parsed.legacy_version] } else { parsed.versions };
             return None;
         }
         // DTLS 1.3 (RFC 9147 §5.3): supported_versions names the version, also in a
@@ -373,7 +385,8 @@ impl Association {
         let Some(plain) = key.open_dtls(rec.epoch, rec.seq, rec.content_type, version, rec.body) else {
             self.failures[dir] += 1;
             if self.failures[dir] == 1 {
-                let what = format!("DTLS record epoch {} seq {} does not authenticate with the key log", rec.epoch, rec.seq);
+                let what =
+                    format!("DTLS record epoch {} seq {} does not authenticate with the key log", rec.epoch, rec.seq);
                 ctx.anomaly("dtls", ts, Some(dir), what);
             }
             return;
@@ -385,9 +398,8 @@ impl Association {
             21 => {
                 let (level, desc) = (plain.first().copied(), plain.get(1).copied());
                 if self.decrypted_alerts.len() < MAX_ALERTS {
-                    self.decrypted_alerts.push(
-                        json!({"ts": json_ts(ts), "dir": dir.as_str(), "level": level, "description": desc}),
-                    );
+                    self.decrypted_alerts
+                        .push(json!({"ts": json_ts(ts), "dir": dir.as_str(), "level": level, "description": desc}));
                 }
                 ctx.emit(
                     Event::new(ts, Some(ctx.flow), "dtls", "dtls.alert", Some(dir))
@@ -403,11 +415,7 @@ impl Association {
     /// record looks like one, else an event per record with its length (and text, if printable).
     fn application(&mut self, ctx: &mut Ctx<'_>, dir: Direction, plain: &[u8], ts: Timestamp) {
         if matches!(self.inner, Inner::Unknown) {
-            self.inner = if sctp::chunks::probe(plain) {
-                Inner::Sctp(Box::default())
-            } else {
-                Inner::Other
-            };
+            self.inner = if sctp::chunks::probe(plain) { Inner::Sctp(Box::default()) } else { Inner::Other };
         }
         match &mut self.inner {
             Inner::Sctp(a) => a.packet(ctx, dir, plain, ts),
@@ -466,8 +474,7 @@ impl Association {
             (_, _, Some(s), Some(done)) => json_ms(done.ms_since(s)),
             _ => Value::Null,
         };
-        let key =
-            |k: &MasterKey| json!({"master_key": hex::encode(k.key()), "master_salt": hex::encode(k.salt())});
+        let key = |k: &MasterKey| json!({"master_key": hex::encode(k.key()), "master_salt": hex::encode(k.salt())});
         let keys = self
             .srtp_keys
             .as_ref()
@@ -475,8 +482,12 @@ impl Association {
             .map(|(c, s)| json!({"client_write": key(c), "server_write": key(s)}));
         let hexo = |v: &Option<Vec<u8>>| v.as_ref().map(hex::encode);
         let t = &self.dtls13;
+        // Without a ServerHello, the record version is the answer unless the client offered
+        // versions with supported_versions (DTLS 1.3 keeps 1.2 on the record layer).
+        let version = self.version.or(self.record_version.filter(|_| !self.offered_supported_versions));
+        let offered: Vec<&str> = self.offered.iter().map(|v| version_name(*v)).collect();
         let mut entry = json!({
-            "flow": flow, "version": self.version.map(version_name),
+            "flow": flow, "version": version.map(version_name), "offered_versions": offered,
             "cipher_suite": self.cipher.map(hello::suite_name),
             "srtp_profile": self.srtp_profile.map(srtp_profile_name), "handshake_ms": handshake,
             "records": self.records, "content": self.content, "alerts": self.alerts,

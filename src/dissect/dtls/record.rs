@@ -274,7 +274,10 @@ mod tests {
         d.extend_from_slice(&[0, 5, 1, 2, 3, 4, 5]);
         for known in [Some(4), None] {
             let r = records(&d, known).next().unwrap();
-            assert_eq!((r.layout, r.epoch, r.seq, r.cid, r.body.len()), (Layout::Cid12, 1, 9, &[0xC1u8, 0xC2, 0xC3, 0xC4][..], 5));
+            assert_eq!(
+                (r.layout, r.epoch, r.seq, r.cid, r.body.len()),
+                (Layout::Cid12, 1, 9, &[0xC1u8, 0xC2, 0xC3, 0xC4][..], 5)
+            );
         }
         assert!(records(&d, Some(3)).next().is_none(), "a wrong CID length does not fit");
         assert!(!is_record_start(0x40) && !is_record_start(19) && is_record_start(0x3F) && is_record_start(26));

@@ -342,7 +342,10 @@ mod tests {
         let Item::Chunk(c) = items[0] else { panic!() };
         assert_eq!((c.ty, c.value.len()), (1, 26));
         let i = init(&c).unwrap();
-        assert_eq!((i.initiate_tag, i.out_streams, i.in_streams, i.initial_tsn), (0x5cdb_78a8, 65535, 65535, 0x8af1_991a));
+        assert_eq!(
+            (i.initiate_tag, i.out_streams, i.in_streams, i.initial_tsn),
+            (0x5cdb_78a8, 65535, 65535, 0x8af1_991a)
+        );
         assert!(probe(&p));
         for cut in 0..p.len() {
             let _ = chunks(&p[..cut]).count();

@@ -134,7 +134,10 @@ mod tests {
         // aiortc's DATA_CHANNEL_OPEN for "chat" (webrtc-aiortc.pcap frame 24).
         let open = [3, 0, 0, 0, 0, 0, 0, 0, 0, 4, 0, 0, b'c', b'h', b'a', b't'];
         let Some(Message::Open(o)) = parse(&open) else { panic!() };
-        assert_eq!((o.channel_type, o.priority, o.reliability, o.label.as_str(), o.protocol.as_str()), (0, 0, 0, "chat", ""));
+        assert_eq!(
+            (o.channel_type, o.priority, o.reliability, o.label.as_str(), o.protocol.as_str()),
+            (0, 0, 0, "chat", "")
+        );
         assert_eq!(channel_type_name(o.channel_type), "reliable");
         assert_eq!(parse(&[2]), Some(Message::Ack));
         assert_eq!(parse(&[9, 1]), Some(Message::Unknown(9)));

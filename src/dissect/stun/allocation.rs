@@ -212,19 +212,28 @@ impl Allocations {
             channels: Vec::new(),
             not_listed: 0,
         });
-        let mut ev = Event::new(ts, Some(ctx.flow), "stun", "turn.allocation.created", Some(crate::flow::Direction::S2C))
-            .with("lifetime_s", FieldValue::U64(u64::from(granted)));
+        let mut ev =
+            Event::new(ts, Some(ctx.flow), "stun", "turn.allocation.created", Some(crate::flow::Direction::S2C))
+                .with("lifetime_s", FieldValue::U64(u64::from(granted)));
         if let Some(r) = m.relayed {
             ev = ev.with("relayed", FieldValue::Str(r.to_string()));
         }
         ctx.emit(ev);
     }
 
-    fn refreshed(&mut self, ctx: &mut Ctx<'_>, m: &StunMessage<'_>, class: Class, req: Option<&Pending>, ts: Timestamp) {
+    fn refreshed(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        m: &StunMessage<'_>,
+        class: Class,
+        req: Option<&Pending>,
+        ts: Timestamp,
+    ) {
         let flow = ctx.flow;
         let Some(a) = self.current(ts) else { return };
         let requested = req.and_then(|r| r.lifetime);
-        let granted = if class == Class::Success { Some(m.lifetime.or(requested).unwrap_or(DEFAULT_LIFETIME_S)) } else { None };
+        let granted =
+            if class == Class::Success { Some(m.lifetime.or(requested).unwrap_or(DEFAULT_LIFETIME_S)) } else { None };
         let r = Refresh { request_ts: req.map(|r| r.ts), ts, requested, granted, error_code: m.error_code };
         if a.refreshes.len() < MAX_LISTED {
             a.refreshes.push(r);

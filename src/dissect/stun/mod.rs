@@ -10,8 +10,8 @@ pub mod handshake;
 pub mod message;
 pub mod turn;
 
-use super::rtp::RtpDissector;
 use super::dtls::association::{Association, SrtpNews};
+use super::rtp::RtpDissector;
 use super::{
     be16, be32, Ctx, DatagramDissector, Over, Probe, ProbeInput, Progress, ProtocolSpec, StreamDissector, StreamStart,
 };

@@ -74,7 +74,10 @@ fn allocate_refresh_delete() {
     let r = a.report(1);
     assert_eq!(r.len(), 1);
     let x = &r[0];
-    assert_eq!((x["state"].as_str(), x["lifetime_s"].as_u64(), x["requested_lifetime_s"].as_u64()), (Some("deleted"), Some(600), Some(3600)));
+    assert_eq!(
+        (x["state"].as_str(), x["lifetime_s"].as_u64(), x["requested_lifetime_s"].as_u64()),
+        (Some("deleted"), Some(600), Some(3600))
+    );
     assert_eq!(x["created_ts"].to_string(), "10.001000");
     assert_eq!(x["deleted_ts"].to_string(), "200.001000");
     assert!(x["expired_ts"].is_null() && x["expires_ts"].is_null());

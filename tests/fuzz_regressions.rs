@@ -18,7 +18,7 @@ use std::path::PathBuf;
 const OPEN: &[&str] = &[];
 
 const TARGETS: &[&str] =
-    &["packet_decode", "reassembly", "reassembly_split", "probes", "pipeline", "rtmp_chunks", "srtp"];
+    &["packet_decode", "reassembly", "reassembly_split", "probes", "pipeline", "rtmp_chunks", "srtp", "sctp"];
 
 fn inputs() -> Vec<(String, PathBuf)> {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests").join("fuzz-regressions");

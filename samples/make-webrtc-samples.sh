@@ -33,8 +33,9 @@
 #                            (iceTransportPolicy relay), SRTP_AES128_CM_SHA1_80;
 #                            webrtc-aiortc-turn.keys, webrtc-aiortc-turn.srtp.json
 #
-# Fixtures: tshark-fixture.py (flows, conversations) and webrtc-fixture.py
-# (STUN/TURN, DTLS, SRTP/SRTCP per packet) for these captures only.
+# Fixtures: tshark-fixture.py (flows, conversations), webrtc-fixture.py
+# (STUN/TURN, DTLS, SRTP/SRTCP per packet) and dtls-fixture.py (decrypted DTLS
+# records and the SCTP inside them) for these captures only.
 set -euo pipefail
 shopt -s nullglob
 umask 022
@@ -431,6 +432,7 @@ chmod 0644 ./turn-udp-tcp.* ./dtls12-openssl.* ./webrtc-aiortc*.*
 CAPS=(./turn-udp-tcp.pcap ./dtls12-openssl.pcap ./webrtc-aiortc.pcap ./webrtc-aiortc-turn.pcap)
 timeout 600 python3 tshark-fixture.py "${CAPS[@]}"
 timeout 600 python3 webrtc-fixture.py "${CAPS[@]}"
+timeout 600 python3 dtls-fixture.py ./dtls12-openssl.pcap ./webrtc-aiortc.pcap ./webrtc-aiortc-turn.pcap
 # RTP relayed by coturn between the two legs (the latency lab's relay pairs).
 timeout 600 python3 relay-fixture.py ./webrtc-aiortc-turn.pcap
 ls -l "${CAPS[@]}" ./turn-udp-tcp.credentials.json ./dtls12-openssl.keys ./dtls12-openssl.srtp.json \

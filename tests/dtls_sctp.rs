@@ -89,7 +89,7 @@ impl Flows {
     }
 }
 
-fn entry<'a>(list: &'a [Value], flow: u64) -> &'a Value {
+fn entry(list: &[Value], flow: u64) -> &Value {
     list.iter().find(|e| n(&e["flow"]) == flow).unwrap_or_else(|| panic!("no entry for flow {flow}"))
 }
 
@@ -363,6 +363,9 @@ fn without_keys_or_with_a_wrong_key_nothing_decrypts() {
     assert_eq!(events.iter().filter(|e| e["event"] == "anomaly" && e["protocol"] == "dtls").count(), 2, "one a side");
 }
 
+/// A Refresh: requested lifetime, granted lifetime, error code, response time (µs).
+type Refresh = (Option<u64>, Option<u64>, Option<u64>, i64);
+
 /// One TURN allocation as the STUN messages show it.
 #[derive(Debug, PartialEq)]
 struct Alloc {
@@ -370,8 +373,7 @@ struct Alloc {
     relayed: String,
     requested: Option<u64>,
     lifetime: u64,
-    /// (request lifetime, granted lifetime or error code, response time).
-    refreshes: Vec<(Option<u64>, Option<u64>, Option<u64>, i64)>,
+    refreshes: Vec<Refresh>,
     deleted_us: Option<i64>,
     permissions: BTreeMap<String, u64>,
     channels: BTreeMap<String, u64>,
@@ -521,7 +523,7 @@ fn turn_allocations_equal_the_stun_messages() {
         assert_eq!(mine, refresh);
         assert_eq!(refresh, vec![(300, 600), (0, 0)]);
         let channel =
-            steps.iter().filter(|st| st["method"] == "channel_bind").filter_map(|st| st["channel"].as_str()).last();
+            steps.iter().rev().filter(|st| st["method"] == "channel_bind").find_map(|st| st["channel"].as_str());
         assert_eq!(arr(&a["channels"]).first().map(|c| c["channel"].clone()), channel.map(Value::from));
     }
 }

@@ -539,13 +539,10 @@ impl WebRtcMux {
     /// Adds the TURN facts to the flow's `webrtc_flows` entry.
     fn annotate(&self, out: &mut [(&'static str, Value)]) {
         for (sec, v) in out.iter_mut() {
-            match (*sec, v.as_object_mut()) {
-                ("webrtc_flows", Some(o)) => {
-                    for (k, val) in self.turn.report() {
-                        o.insert(k.into(), val);
-                    }
+            if let ("webrtc_flows", Some(o)) = (*sec, v.as_object_mut()) {
+                for (k, val) in self.turn.report() {
+                    o.insert(k.into(), val);
                 }
-                _ => {}
             }
         }
     }

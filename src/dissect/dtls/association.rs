@@ -517,3 +517,6 @@ impl Association {
         out
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -135,6 +135,8 @@ enum Note {
     Completed(usize),
     /// A fragment that does not fit its message.
     Bad(String),
+    /// A hello whole in one fragment that could not be tracked (a cap): still read.
+    Untracked(Hello),
 }
 
 /// A ClientHello or ServerHello that has just become whole: its sender and body.
@@ -176,6 +178,7 @@ impl Handshakes {
                     }
                 }
                 Note::Bad(what) => ctx.anomaly("dtls", ts, Some(dir), what),
+                Note::Untracked(h) => hellos.push(h),
             }
         }
         hellos
@@ -233,6 +236,9 @@ impl Handshakes {
             match self.fragment(dir, t, length, seq, f_off, body, ts) {
                 Some(true) => any_new = true,
                 Some(false) => any_old = true,
+                None if matches!(t, 1 | 2) && f_off == 0 && f_len == length => {
+                    notes.push(Note::Untracked(Hello { dir, msg_type: t, body: body.to_vec() }));
+                }
                 None => {}
             }
             if let Some(i) = self.just_completed(dir, seq, t) {

@@ -223,6 +223,49 @@ mod tests {
         assert_eq!(hex::encode(iv), "5d313eb2671276ee13000b30");
     }
 
+    /// A DTLS 1.2 record sealed by hand as RFC 7905 §2 and RFC 6347 §4.1.2.1 say (nonce: the
+    /// IV XOR the 64-bit epoch ‖ sequence number; AAD: epoch ‖ sequence, type, version, length)
+    /// and as RFC 5288 §3 says for GCM (implicit salt ‖ explicit 8 bytes on the wire).
+    #[test]
+    fn dtls_records_chacha20_and_gcm() {
+        let (epoch, seq, ty, version) = (1u16, 0x0000_0102_0304u64, 23u8, 0xfefdu16);
+        let plain = b"data channel bytes".to_vec();
+        let es = u64::from(epoch) << 48 | seq;
+        let mut aad = es.to_be_bytes().to_vec();
+        aad.push(ty);
+        aad.extend_from_slice(&version.to_be_bytes());
+        aad.extend_from_slice(&(plain.len() as u16).to_be_bytes());
+        // ChaCha20-Poly1305.
+        let (key, iv) = ([7u8; 32], [9u8; 12]);
+        let mut nonce = iv;
+        for (n, s) in nonce.iter_mut().skip(4).zip(es.to_be_bytes()) {
+            *n ^= s;
+        }
+        let k = LessSafeKey::new(UnboundKey::new(&aead::CHACHA20_POLY1305, &key).unwrap());
+        let mut body = plain.clone();
+        k.seal_in_place_append_tag(Nonce::assume_unique_for_key(nonce), Aad::from(aad.clone()), &mut body).unwrap();
+        let mut rk = RecordKey::new(Cipher::Chacha20, &key, &iv, false).unwrap();
+        assert_eq!(rk.open_dtls(epoch, seq, ty, version, &body).as_deref(), Some(&plain[..]));
+        assert_eq!(rk.open_dtls(epoch, seq + 1, ty, version, &body), None, "another sequence number");
+        assert_eq!(rk.open_dtls(2, seq, ty, version, &body), None, "another epoch");
+        // AES-128-GCM: 4-byte salt, 8 explicit nonce bytes in front of the ciphertext.
+        let (key, salt, explicit) = ([3u8; 16], [5u8; 4], [1u8, 2, 3, 4, 5, 6, 7, 8]);
+        let k = LessSafeKey::new(UnboundKey::new(&aead::AES_128_GCM, &key).unwrap());
+        let nonce: [u8; 12] = [&salt[..], &explicit[..]].concat().try_into().unwrap();
+        let mut ct = plain.clone();
+        k.seal_in_place_append_tag(Nonce::assume_unique_for_key(nonce), Aad::from(aad), &mut ct).unwrap();
+        let body = [&explicit[..], &ct[..]].concat();
+        let mut rk = RecordKey::new(Cipher::Aes128Gcm, &key, &salt, true).unwrap();
+        assert_eq!(rk.open_dtls(epoch, seq, ty, version, &body).as_deref(), Some(&plain[..]));
+        assert_eq!(rk.open_dtls(epoch, seq, 22, version, &body), None, "another content type");
+        for cut in 0..body.len() {
+            assert_eq!(rk.open_dtls(epoch, seq, ty, version, &body[..cut]), None);
+        }
+        // Key block: CBC suites are not decrypted.
+        assert!(tls12_record_keys(0xc013, &[1; 48], &[2; 32], &[3; 32]).is_none());
+        assert!(tls12_record_keys(0xcca9, &[1; 48], &[2; 32], &[3; 32]).is_some());
+    }
+
     #[test]
     fn prf_is_deterministic_and_sized() {
         let a = prf(Hash::Sha256, b"secret", b"key expansion", b"seed", 72);

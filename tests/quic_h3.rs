@@ -302,9 +302,9 @@ fn pcapng_dsb_keylog(path: &Path) -> String {
     out
 }
 
-/// A third-party QUIC v2 capture whose pcapng carries its key log: 1-RTT decrypts with no
-/// failure and the HTTP/3 response tshark decodes there (HEADERS then DATA, status 200) is found.
-/// Its request went in 0-RTT, which streamscope does not decrypt (no early secret is used).
+/// A third-party QUIC v2 capture whose pcapng carries its key log: every packet decrypts
+/// (Initial, 0-RTT with the early secret, Handshake, 1-RTT) with no failure, and the HTTP/3
+/// exchange tshark decodes there (the request in 0-RTT, the response HEADERS then DATA) is found.
 #[test]
 fn quic_v2_capture_with_embedded_secrets() {
     let Some(shared) = shared_captures() else {
@@ -318,10 +318,13 @@ fn quic_v2_capture_with_embedded_secrets() {
     let q = &rep["quic"][0];
     assert_eq!(q["version"], "v2");
     assert_eq!(q["packets_failed"], 0);
+    assert_eq!(q["packets_no_keys"], 0);
+    assert_eq!(q["c2s"]["decrypted"]["0rtt"], 1);
     assert!(q["c2s"]["decrypted"]["1rtt"].as_u64().unwrap() > 0);
     assert!(q["s2c"]["decrypted"]["1rtt"].as_u64().unwrap() > 0);
     let h = &rep["http"][0];
     assert_eq!(h["version"], "h3");
+    assert_eq!((h["method"].as_str(), h["uri"].as_str(), h["host"].as_str()), (Some("GET"), Some("/index.html"), Some("test")));
     assert_eq!(h["status"], 200);
     assert_eq!(h["content_type"], "text/html; charset=utf-8");
 }

@@ -81,6 +81,9 @@ pub struct DirKeys {
     pub handshake: Option<PacketKeys>,
     /// 1-RTT keys.
     pub app: Option<AppKeys>,
+    /// 0-RTT keys: candidates (the suite is not known before the ServerHello) until one
+    /// authenticates a packet, then that one.
+    pub early: Vec<PacketKeys>,
     largest: [Option<u64>; 3],
 }
 
@@ -96,13 +99,36 @@ impl DirKeys {
         }
     }
 
+    /// Opens a 0-RTT packet (RFC 9001 §5.6) with the early keys, trying each candidate
+    /// suite until one authenticates.
+    pub fn open_early(&mut self, packet: &[u8], pn_offset: usize) -> Opened {
+        if self.early.is_empty() {
+            return Opened::NoKeys;
+        }
+        let largest = self.largest(Space::App);
+        for (i, keys) in self.early.iter().enumerate() {
+            let Some(u) = keys.unprotect(packet, pn_offset, true) else { continue };
+            let pn = decode_packet_number(largest, u.truncated_pn, u.pn_len);
+            let Some(body) = packet.get(pn_offset + u.pn_len..) else { continue };
+            if let Some(frames) = keys.open(pn, &u.header, body) {
+                if self.early.len() > 1 {
+                    let found = self.early.swap_remove(i);
+                    self.early = vec![found];
+                }
+                self.note(Space::App, pn);
+                return Opened::Plain { pn, frames, first: u.first, key_update: false };
+            }
+        }
+        Opened::Failed
+    }
+
     /// Opens a long-header packet (Initial or Handshake): `packet` is the packet through the
     /// end of its Length, `pn_offset` where its packet number starts.
     pub fn open_long(&mut self, space: Space, packet: &[u8], pn_offset: usize) -> Opened {
         let keys = match space {
             Space::Initial => self.initial.as_ref(),
             Space::Handshake => self.handshake.as_ref(),
-            Space::App => None,
+            Space::App => return self.open_early(packet, pn_offset),
         };
         let Some(keys) = keys else { return Opened::NoKeys };
         let Some(u) = keys.unprotect(packet, pn_offset, true) else { return Opened::Failed };

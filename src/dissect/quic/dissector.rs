@@ -8,7 +8,7 @@ use super::frames::{self, Frame};
 use super::spin::{SpinObserver, MAX_SAMPLES};
 use super::streams::{Reassembly, Streams};
 use super::{crypto::PacketKeys, h3::H3, hex, initial, version_name};
-use crate::dissect::tls::crypto::aead_suite;
+use crate::dissect::tls::crypto::{aead_suite, Cipher, Hash};
 use crate::dissect::tls::hello::{self, Hello};
 use crate::dissect::{be32, Ctx, DatagramDissector};
 use crate::flow::{Direction, FlowId, PerDir};
@@ -103,6 +103,22 @@ fn count(map: &mut BTreeMap<&'static str, u64>, key: &'static str) {
 }
 
 impl QuicDissector {
+    /// After the ClientHello: 0-RTT key candidates from the key log's early secret (RFC 9001
+    /// §5.6; the suite is the resumed session's, so each suite of the secret's hash length is
+    /// tried until one authenticates).
+    fn derive_early_keys(&mut self, ctx: &mut Ctx<'_>) {
+        let (Some(log), Some(c)) = (ctx.keylog, &self.hello) else { return };
+        let Some(early) = log.get(&c.random).and_then(|s| s.client_early.as_deref()) else { return };
+        let v2 = self.version == Some(V2);
+        let suites: &[(Cipher, Hash)] = if early.len() == 48 {
+            &[(Cipher::Aes256Gcm, Hash::Sha384)]
+        } else {
+            &[(Cipher::Aes128Gcm, Hash::Sha256), (Cipher::Chacha20, Hash::Sha256)]
+        };
+        self.sides.c2s.keys.early =
+            suites.iter().filter_map(|(c, h)| PacketKeys::from_secret(*c, *h, early, v2)).collect();
+    }
+
     /// After the ServerHello: packet keys for the Handshake and 1-RTT spaces from the key log.
     fn derive_keys(&mut self, ctx: &mut Ctx<'_>) {
         if self.keys_derived {
@@ -189,14 +205,12 @@ impl QuicDissector {
         let space = match kind {
             "initial" => Space::Initial,
             "handshake" => Space::Handshake,
-            // 0-RTT needs CLIENT_EARLY_TRAFFIC_SECRET, which is not used.
-            _ => {
-                count(&mut self.sides[dir].no_keys, "0rtt");
-                return Some(end);
-            }
+            // 0-RTT: application data space, CLIENT_EARLY_TRAFFIC_SECRET.
+            _ => Space::App,
         };
         let opened = self.sides[dir].keys.open_long(space, packet, p);
-        self.opened(ctx, dir, space, opened, ts);
+        let label = if kind == "0rtt" { "0rtt" } else { space.name() };
+        self.opened(ctx, dir, space, label, opened, ts);
         Some(end)
     }
 
@@ -219,7 +233,7 @@ impl QuicDissector {
                 if let Opened::Plain { pn: n, .. } = &opened {
                     pn = Some(*n);
                 }
-                self.opened(ctx, dir, Space::App, opened, ts);
+                self.opened(ctx, dir, Space::App, Space::App.name(), opened, ts);
             }
             None => count(&mut self.sides[dir].no_keys, Space::App.name()),
         }
@@ -233,21 +247,29 @@ impl QuicDissector {
         }
     }
 
-    /// Counts an opened packet and dissects its frames.
-    fn opened(&mut self, ctx: &mut Ctx<'_>, dir: Direction, space: Space, opened: Opened, ts: Timestamp) {
+    /// Counts an opened packet (under `label`: the space, or `0rtt`) and dissects its frames.
+    fn opened(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        dir: Direction,
+        space: Space,
+        label: &'static str,
+        opened: Opened,
+        ts: Timestamp,
+    ) {
         let side = &mut self.sides[dir];
         match opened {
-            Opened::NoKeys => count(&mut side.no_keys, space.name()),
+            Opened::NoKeys => count(&mut side.no_keys, label),
             Opened::Failed => {
-                count(&mut side.failed, space.name());
+                count(&mut side.failed, label);
                 let failed: u64 = side.failed.values().sum();
                 if failed == 1 {
-                    ctx.anomaly("quic", ts, Some(dir), format!("{} packet failed to decrypt", space.name()));
+                    ctx.anomaly("quic", ts, Some(dir), format!("{label} packet failed to decrypt"));
                 }
             }
             Opened::Plain { pn, frames, key_update, .. } => {
-                count(&mut side.decrypted, space.name());
-                side.pns.entry(space.name()).or_default().add(pn);
+                count(&mut side.decrypted, label);
+                side.pns.entry(label).or_default().add(pn);
                 if key_update {
                     let n = side.keys.key_updates();
                     ctx.emit(
@@ -355,6 +377,7 @@ impl QuicDissector {
                     }
                     ctx.emit(ev.with("alpn", FieldValue::Json(json!(h.alpn))));
                     self.hello = Some(h);
+                    self.derive_early_keys(ctx);
                     self.derive_keys(ctx);
                 }
             }

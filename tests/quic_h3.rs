@@ -151,7 +151,8 @@ fn decrypted_packets_equal_tshark() {
     let a = quic_entry(&rep, &first_dcid(&packets_of(&fx, 0)));
     assert_eq!(a["c2s"]["key_updates"], 1);
     assert_eq!(a["s2c"]["key_updates"], 1);
-    let suites: Vec<&str> = rep["quic"].as_array().unwrap().iter().map(|q| q["cipher_suite"].as_str().unwrap()).collect();
+    let suites: Vec<&str> =
+        rep["quic"].as_array().unwrap().iter().map(|q| q["cipher_suite"].as_str().unwrap()).collect();
     assert_eq!(suites, ["TLS_AES_128_GCM_SHA256", "TLS_CHACHA20_POLY1305_SHA256", "TLS_AES_256_GCM_SHA384"]);
     let versions: Vec<&str> = rep["quic"].as_array().unwrap().iter().map(|q| q["version"].as_str().unwrap()).collect();
     assert_eq!(versions, ["v1", "v2", "v1"]);
@@ -244,8 +245,12 @@ fn spin_bit_rtt_equals_tshark_spin_bits() {
         let q = quic_entry(&rep, &first_dcid(&pk));
         let want = spin_samples(&pk);
         assert!(!want.is_empty(), "aioquic spins the bit on every connection");
-        let got: Vec<i64> =
-            q["spin_rtt_ms"].as_array().unwrap().iter().map(|v| (v.as_f64().unwrap() * 1000.0).round() as i64).collect();
+        let got: Vec<i64> = q["spin_rtt_ms"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| (v.as_f64().unwrap() * 1000.0).round() as i64)
+            .collect();
         assert_eq!(got, want, "{}", c["label"]);
     }
     assert!(rep["latency"]["quic"]["spin_rtt_ms"]["count"].as_u64().unwrap() > 10);
@@ -324,7 +329,10 @@ fn quic_v2_capture_with_embedded_secrets() {
     assert!(q["s2c"]["decrypted"]["1rtt"].as_u64().unwrap() > 0);
     let h = &rep["http"][0];
     assert_eq!(h["version"], "h3");
-    assert_eq!((h["method"].as_str(), h["uri"].as_str(), h["host"].as_str()), (Some("GET"), Some("/index.html"), Some("test")));
+    assert_eq!(
+        (h["method"].as_str(), h["uri"].as_str(), h["host"].as_str()),
+        (Some("GET"), Some("/index.html"), Some("test"))
+    );
     assert_eq!(h["status"], 200);
     assert_eq!(h["content_type"], "text/html; charset=utf-8");
 }

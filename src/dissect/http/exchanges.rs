@@ -109,7 +109,6 @@ pub fn decoded(body: &[u8], encoding: Option<&str>) -> Vec<u8> {
     }
 }
 
-
 /// A request head, as any HTTP version gives it.
 #[derive(Debug, Clone, Default)]
 pub struct RequestHead {
@@ -288,9 +287,10 @@ impl Exchanges {
                     let init = resolve(&x.uri, map);
                     let idx = &mut ctx.signalled.media;
                     for seg in p.get("segments").and_then(Value::as_array).into_iter().flatten() {
-                        if let (Some(u), true) =
-                            (seg.get("uri").and_then(Value::as_str), idx.init_of.len() < crate::dissect::MediaIndex::CAP)
-                        {
+                        if let (Some(u), true) = (
+                            seg.get("uri").and_then(Value::as_str),
+                            idx.init_of.len() < crate::dissect::MediaIndex::CAP,
+                        ) {
                             idx.init_of.insert(resolve(&x.uri, u), init.clone());
                         }
                     }
@@ -326,8 +326,7 @@ impl Exchanges {
                         let media = media.replace("$RepresentationID$", &id);
                         let init = resolve(&x.uri, &init.replace("$RepresentationID$", &id));
                         let Some(n) = media.find("$Number").or_else(|| media.find("$Time")) else { continue };
-                        let close =
-                            media.get(n + 1..).and_then(|r| r.find('$')).map_or(media.len(), |c| n + 2 + c);
+                        let close = media.get(n + 1..).and_then(|r| r.find('$')).map_or(media.len(), |c| n + 2 + c);
                         let pre = resolve(&x.uri, media.get(..n).unwrap_or(""));
                         let post = media.get(close..).unwrap_or("").to_string();
                         let idx = &mut ctx.signalled.media;

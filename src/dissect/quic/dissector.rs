@@ -332,7 +332,9 @@ impl QuicDissector {
                 self.malformed_frames += 1;
             }
             let what = match e.frame_type {
-                Some(t) if e.unknown => format!("unknown frame type 0x{t:x} at offset {}; rest of packet skipped", e.offset),
+                Some(t) if e.unknown => {
+                    format!("unknown frame type 0x{t:x} at offset {}; rest of packet skipped", e.offset)
+                }
                 Some(t) => format!("frame type 0x{t:x} cut short at offset {}", e.offset),
                 None => format!("frame type cut short at offset {}", e.offset),
             };
@@ -411,11 +413,8 @@ impl QuicDissector {
 
     fn side_report(&self, dir: Direction) -> Value {
         let s = &self.sides[dir];
-        let pns: BTreeMap<&str, Value> = s
-            .pns
-            .iter()
-            .map(|(k, r)| (*k, json!({"ranges": r.ranges, "not_kept": r.dropped})))
-            .collect();
+        let pns: BTreeMap<&str, Value> =
+            s.pns.iter().map(|(k, r)| (*k, json!({"ranges": r.ranges, "not_kept": r.dropped}))).collect();
         json!({
             "decrypted": s.decrypted,
             "failed": s.failed,

@@ -83,7 +83,9 @@ impl FrameReader {
                     self.buf.push(b);
                     *pos += 1;
                     let mut p = 0;
-                    let (Some(ty), Some(len)) = (varint(&self.buf, &mut p), varint(&self.buf, &mut p)) else { continue };
+                    let (Some(ty), Some(len)) = (varint(&self.buf, &mut p), varint(&self.buf, &mut p)) else {
+                        continue;
+                    };
                     self.buf.clear();
                     if ty == 0x00 {
                         self.payload = (len > 0).then_some((ty, len, false));
@@ -467,7 +469,8 @@ impl H3 {
 
     /// The exchanges (section `http`) and parsed playlists/manifests.
     pub fn extra_reports(&self, flow: FlowId) -> Vec<(&'static str, Value)> {
-        let mut out: Vec<(&'static str, Value)> = self.exchanges.report(flow).into_iter().map(|v| ("http", v)).collect();
+        let mut out: Vec<(&'static str, Value)> =
+            self.exchanges.report(flow).into_iter().map(|v| ("http", v)).collect();
         out.extend(self.exchanges.extra_reports());
         out
     }

@@ -5,6 +5,7 @@
 use std::sync::OnceLock;
 
 /// RFC 7541 Appendix B: (code, length in bits) of symbols 0–255 and EOS (256).
+#[rustfmt::skip]
 pub(crate) const CODES: [(u32, u8); 257] = [
     (0x1ff8, 13), (0x7fffd8, 23), (0xfffffe2, 28), (0xfffffe3, 28), (0xfffffe4, 28), (0xfffffe5, 28), (0xfffffe6, 28),
     (0xfffffe7, 28), (0xfffffe8, 28), (0xffffea, 24), (0x3ffffffc, 30), (0xfffffe9, 28), (0xfffffea, 28),

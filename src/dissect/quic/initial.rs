@@ -69,8 +69,8 @@ mod tests {
         assert_eq!(hex::encode(initial_keys(&dcid, 1, false).unwrap().iv()), "0ac1493ca1905853b0bba03e");
         // Appendix A.2: with the sample d1b1c98d... the mask is 437b9aec36, so the protected
         // header c0 ... 7b9aec34 unprotects to c3 ... 00000002 (packet number 2, 4 bytes).
-        let packet = hex::decode("c000000001088394c8f03e5157080000449e7b9aec34d1b1c98dd7689fb8ec11d242b123dc9b")
-            .unwrap();
+        let packet =
+            hex::decode("c000000001088394c8f03e5157080000449e7b9aec34d1b1c98dd7689fb8ec11d242b123dc9b").unwrap();
         let u = k.unprotect(&packet, 18, true).unwrap();
         assert_eq!((u.first, u.pn_len, u.truncated_pn), (0xc3, 4, 2));
         assert_eq!(hex::encode(&u.header), "c300000001088394c8f03e5157080000449e00000002");

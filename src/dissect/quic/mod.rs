@@ -106,4 +106,3 @@ fn version_name(v: u32) -> String {
         }
     }
 }
-

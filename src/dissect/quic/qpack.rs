@@ -174,7 +174,8 @@ pub fn string(b: &[u8], p: &mut usize, n: u32) -> Result<Vec<u8>, Need> {
         return Err(Need::Bad("string literal too long"));
     }
     let raw = b.get(i..i + len as usize).ok_or(Need::More)?;
-    let s = if huffman { huffman::decode(raw, MAX_STRING).ok_or(Need::Bad("bad Huffman string"))? } else { raw.to_vec() };
+    let s =
+        if huffman { huffman::decode(raw, MAX_STRING).ok_or(Need::Bad("bad Huffman string"))? } else { raw.to_vec() };
     *p = i + len as usize;
     Ok(s)
 }
@@ -252,7 +253,8 @@ impl DynamicTable {
 
     /// An entry by an index relative to the insert count (encoder instructions, §3.2.5).
     fn relative(&self, index: u64) -> Result<Field, Need> {
-        let abs = self.insert_count().checked_sub(index.saturating_add(1)).ok_or(Need::Bad("relative index out of range"))?;
+        let abs =
+            self.insert_count().checked_sub(index.saturating_add(1)).ok_or(Need::Bad("relative index out of range"))?;
         self.get(abs).cloned().ok_or(Need::Bad("entry already evicted"))
     }
 

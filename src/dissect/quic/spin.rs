@@ -54,7 +54,8 @@ mod tests {
         let mut s = SpinObserver::default();
         // 0 0 1 1 0 1: edges at 20 ms, 50 ms and 60 ms.
         let spins = [(0, false), (10, false), (20, true), (30, true), (50, false), (60, true)];
-        let got: Vec<_> = spins.iter().enumerate().filter_map(|(i, (t, b))| s.packet(*b, Some(i as u64), ts(*t))).collect();
+        let got: Vec<_> =
+            spins.iter().enumerate().filter_map(|(i, (t, b))| s.packet(*b, Some(i as u64), ts(*t))).collect();
         assert_eq!(got, vec![30.0, 10.0]);
         assert_eq!(s.edges, 3);
     }

@@ -214,7 +214,9 @@ fn http3_exchanges_equal_fixture_and_logs() {
 /// numbered below the largest seen, the time between consecutive spin value changes.
 fn spin_samples(pk: &[&Value]) -> Vec<i64> {
     let mut out = Vec::new();
-    let mut state: BTreeMap<&str, (Option<u64>, Option<u64>, Option<i64>)> = BTreeMap::new();
+    // Per direction: largest packet number, last spin value, time of the last edge.
+    type Spin = (Option<u64>, Option<u64>, Option<i64>);
+    let mut state: BTreeMap<&str, Spin> = BTreeMap::new();
     for p in pk.iter().filter(|p| p["header"] == "short") {
         let dir = p["dir"].as_str().unwrap();
         let (largest, last, edge) = state.entry(dir).or_default();

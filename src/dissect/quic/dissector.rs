@@ -297,15 +297,13 @@ impl QuicDissector {
                         self.h3.stream_data(ctx, *stream, dir, &delivery.data, delivery.finished, ts);
                     }
                 }
-                Frame::HandshakeDone => {
-                    if self.handshake_done.is_none() {
-                        self.handshake_done = Some(ts);
-                        let mut ev = Event::new(ts, Some(ctx.flow), "quic", "quic.handshake_done_frame", Some(dir));
-                        if let Some(start) = self.first_initial {
-                            ev = ev.latency(ts.ms_since(start));
-                        }
-                        ctx.emit(ev);
+                Frame::HandshakeDone if self.handshake_done.is_none() => {
+                    self.handshake_done = Some(ts);
+                    let mut ev = Event::new(ts, Some(ctx.flow), "quic", "quic.handshake_done_frame", Some(dir));
+                    if let Some(start) = self.first_initial {
+                        ev = ev.latency(ts.ms_since(start));
                     }
+                    ctx.emit(ev);
                 }
                 Frame::ConnectionClose { app, error, frame_type, reason } => {
                     let reason = String::from_utf8_lossy(reason).into_owned();

@@ -57,6 +57,8 @@ struct Side {
     crypto: [Reassembly; 2],
     /// Contiguous CRYPTO bytes not yet forming a whole TLS handshake message.
     crypto_buf: [Vec<u8>; 2],
+    /// Room left for out-of-order CRYPTO bytes (starts at [`MAX_CRYPTO`] once used).
+    crypto_room: [Option<usize>; 2],
     decrypted: BTreeMap<&'static str, u64>,
     failed: BTreeMap<&'static str, u64>,
     no_keys: BTreeMap<&'static str, u64>,
@@ -349,12 +351,16 @@ impl QuicDissector {
             Space::App => return,
         };
         let side = &mut self.sides[dir];
-        let (Some(r), Some(buf)) = (side.crypto.get_mut(i), side.crypto_buf.get_mut(i)) else { return };
+        let (Some(r), Some(buf), Some(room)) =
+            (side.crypto.get_mut(i), side.crypto_buf.get_mut(i), side.crypto_room.get_mut(i))
+        else {
+            return;
+        };
         if r.delivered() >= MAX_CRYPTO || offset >= MAX_CRYPTO {
             return;
         }
-        let mut budget = MAX_CRYPTO as usize;
-        let d = r.push(offset, data, false, &mut budget);
+        let budget = room.get_or_insert(MAX_CRYPTO as usize);
+        let d = r.push(offset, data, false, budget);
         buf.extend_from_slice(&d.data);
         let mut messages = Vec::new();
         while let (Some(&ty), Some(len)) = (buf.first(), crate::dissect::rtmp::be24(buf, 1)) {

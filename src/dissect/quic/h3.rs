@@ -18,6 +18,8 @@ use std::collections::BTreeMap;
 const MAX_FRAME: u64 = 256 * 1024;
 /// Stream bytes held per stream direction while its header block is blocked.
 const MAX_BLOCKED_BYTES: usize = 1 << 20;
+/// Stream bytes held for all blocked streams of a connection.
+const MAX_BLOCKED_TOTAL: usize = 16 << 20;
 /// Request streams tracked per connection.
 const MAX_REQUEST_STREAMS: usize = 65_536;
 /// SETTINGS pairs kept per side.
@@ -185,6 +187,9 @@ pub struct H3 {
     uni_types: BTreeMap<&'static str, u64>,
     qpack_errors: u64,
     blocked_sections: u64,
+    /// Stream directions waiting for the dynamic table now, and the bytes they hold.
+    blocked_now: usize,
+    blocked_bytes: usize,
     untracked_streams: u64,
     goaway: Option<u64>,
 }
@@ -221,13 +226,17 @@ impl H3 {
         }
         let half = &mut self.requests.entry(id).or_default().halves[dir];
         if let Some(b) = half.blocked.as_mut() {
-            if b.bytes + data.len() > MAX_BLOCKED_BYTES {
+            if b.bytes + data.len() > MAX_BLOCKED_BYTES || self.blocked_bytes + data.len() > MAX_BLOCKED_TOTAL {
+                // Too much waiting on the encoder stream: give this stream direction up.
+                self.blocked_bytes -= b.bytes;
+                self.blocked_now -= 1;
                 half.blocked = None;
                 half.reader.broken = true;
                 self.qpack_errors += 1;
                 return;
             }
             b.bytes += data.len();
+            self.blocked_bytes += data.len();
             b.queued.push((data.to_vec(), ts, fin));
             return;
         }
@@ -266,8 +275,14 @@ impl H3 {
                         Ok(fields) => self.headers(ctx, id, dir, &fields, start),
                         Err(SectionError::Blocked(required)) => {
                             self.blocked_sections += 1;
-                            let rest = data.get(pos..).unwrap_or(&[]).to_vec();
+                            let mut rest = data.get(pos..).unwrap_or(&[]).to_vec();
+                            if self.blocked_bytes + rest.len() > MAX_BLOCKED_TOTAL {
+                                rest.clear();
+                                self.qpack_errors += 1;
+                            }
                             let bytes = rest.len();
+                            self.blocked_bytes += bytes;
+                            self.blocked_now += 1;
                             let queued = if rest.is_empty() { Vec::new() } else { vec![(rest, ts, false)] };
                             if let Some(rs) = self.requests.get_mut(&id) {
                                 rs.halves[dir].blocked =
@@ -345,6 +360,9 @@ impl H3 {
 
     /// Retries blocked header blocks of direction `dir` after its table grew.
     fn unblock(&mut self, ctx: &mut Ctx<'_>, dir: Direction) {
+        if self.blocked_now == 0 {
+            return;
+        }
         let count = self.tables[dir].insert_count();
         let ready: Vec<u64> = self
             .requests
@@ -354,6 +372,8 @@ impl H3 {
             .collect();
         for id in ready {
             let Some(b) = self.requests.get_mut(&id).and_then(|rs| rs.halves[dir].blocked.take()) else { continue };
+            self.blocked_now -= 1;
+            self.blocked_bytes -= b.bytes;
             match self.tables[dir].decode_section(&b.block) {
                 Ok(fields) => self.headers(ctx, id, dir, &fields, b.start),
                 Err(_) => {

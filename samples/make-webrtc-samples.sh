@@ -431,5 +431,7 @@ chmod 0644 ./turn-udp-tcp.* ./dtls12-openssl.* ./webrtc-aiortc*.*
 CAPS=(./turn-udp-tcp.pcap ./dtls12-openssl.pcap ./webrtc-aiortc.pcap ./webrtc-aiortc-turn.pcap)
 timeout 600 python3 tshark-fixture.py "${CAPS[@]}"
 timeout 600 python3 webrtc-fixture.py "${CAPS[@]}"
+# RTP relayed by coturn between the two legs (the latency lab's relay pairs).
+timeout 600 python3 relay-fixture.py ./webrtc-aiortc-turn.pcap
 ls -l "${CAPS[@]}" ./turn-udp-tcp.credentials.json ./dtls12-openssl.keys ./dtls12-openssl.srtp.json \
     ./webrtc-aiortc*.keys ./webrtc-aiortc*.srtp.json >&2

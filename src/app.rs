@@ -25,6 +25,7 @@ macro_rules! ctx {
             client: $f.client,
             server: $f.server,
             signalled: &mut $s.signalled,
+            srtp_keys: &$s.srtp_keys,
         }
     };
 }
@@ -82,8 +83,9 @@ struct Probing {
     /// UDP: the datagrams seen while probing, replayed to the dissector on a match.
     held: Vec<(Direction, Timestamp, Vec<u8>)>,
     datagrams: u32,
-    /// Registry indexes in the order to probe (port hints first), computed once per flow.
-    order: Vec<usize>,
+    /// Registry indexes in the order to probe (port hints first), computed once per flow
+    /// (one byte each: a flow table of a million probing flows stays small).
+    order: Box<[u8]>,
 }
 
 enum State {
@@ -127,6 +129,8 @@ pub struct AppLayer {
     pub keylog: Option<std::sync::Arc<crate::dissect::tls::keylog::KeyLog>>,
     /// Media announced by signalling.
     pub signalled: crate::dissect::Signalled,
+    /// SRTP master keys from the command line (`--srtp-key`).
+    pub srtp_keys: Vec<crate::dissect::srtp::KeySpec>,
 }
 
 impl AppLayer {
@@ -143,6 +147,7 @@ impl AppLayer {
             rejected: 0,
             keylog: None,
             signalled: crate::dissect::Signalled::default(),
+            srtp_keys: Vec::new(),
         }
     }
 
@@ -248,13 +253,13 @@ impl AppLayer {
         }
     }
 
-    fn probe_order(transport: TransportKind, client: SocketAddr, server: SocketAddr) -> Vec<usize> {
+    fn probe_order(transport: TransportKind, client: SocketAddr, server: SocketAddr) -> Box<[u8]> {
         let udp = transport == TransportKind::Udp;
         let ports = [server.port(), client.port()];
         let mut order: Vec<usize> =
             (0..REGISTRY.len()).filter(|&i| REGISTRY.get(i).is_some_and(|s| s.runs_over(udp))).collect();
         order.sort_by_key(|&i| !REGISTRY.get(i).is_some_and(|s| s.ports.iter().any(|p| ports.contains(p))));
-        order
+        order.into_iter().filter_map(|i| u8::try_from(i).ok()).collect()
     }
 
     /// Feeds stream bytes to the flow's dissector with engine-side buffering.
@@ -287,7 +292,7 @@ impl AppLayer {
                 let hit = p
                     .order
                     .iter()
-                    .copied()
+                    .map(|&i| usize::from(i))
                     .find(|&s| REGISTRY.get(s).is_some_and(|spec| (spec.probe)(&input) == Probe::Match));
                 p.prev[dir].clear();
                 p.prev[dir].extend_from_slice(data.get(..PREV_KEEP.min(data.len())).unwrap_or(&[]));
@@ -344,7 +349,8 @@ impl AppLayer {
         p.buf[dir].extend_from_slice(data.get(..take).unwrap_or(&[]));
         p.log.push((dir, ts, start, start + take));
         let overflow = take < data.len();
-        let (hit, need_more) = crate::dissect::probe_stream(p.order.iter().copied(), &p.buf.c2s, &p.buf.s2c);
+        let (hit, need_more) =
+            crate::dissect::probe_stream(p.order.iter().map(|&i| usize::from(i)), &p.buf.c2s, &p.buf.s2c);
         let decided = hit.is_some() || !need_more || p.buf.c2s.len() >= PROBE_BYTES || p.buf.s2c.len() >= PROBE_BYTES;
         if !decided {
             return;

@@ -78,6 +78,15 @@ pub struct Args {
     /// TLS key log (SSLKEYLOGFILE format) to decrypt TLS 1.2/1.3 and dissect what it carries.
     #[arg(long, value_name = "FILE")]
     pub keylog: Option<String>,
+    /// SRTP master key, repeatable: [SELECTOR:]PROFILE:BASE64. SELECTOR is `any` (the
+    /// default) or `ssrc=0xHEX`, `flow=N`, `dir=c2s|s2c` joined by commas; PROFILE is
+    /// SRTP_AES128_CM_HMAC_SHA1_80, SRTP_AES128_CM_HMAC_SHA1_32, SRTP_AEAD_AES_128_GCM,
+    /// SRTP_AEAD_AES_256_GCM (or the SDES names AES_CM_128_HMAC_SHA1_80, AEAD_AES_128_GCM…,
+    /// or OpenSSL's SRTP_AES128_CM_SHA1_80…);
+    /// BASE64 is the master key followed by the master salt. Example:
+    /// --srtp-key ssrc=0x599b218e:SRTP_AEAD_AES_256_GCM:pN4j…9z
+    #[arg(long = "srtp-key", value_name = "SPEC", verbatim_doc_comment)]
+    pub srtp_key: Vec<crate::dissect::srtp::KeySpec>,
     /// Show secrets (stream keys, credentials) instead of masking them.
     #[arg(long)]
     pub show_secrets: bool,
@@ -111,6 +120,7 @@ fn config(args: &Args) -> Config {
         if args.report.is_some() || args.lab || !std::io::stdout().is_terminal() { 0 } else { args.max_events };
     cfg.decode_as = args.decode_as.clone();
     cfg.show_secrets = args.show_secrets;
+    cfg.srtp_keys = args.srtp_key.clone();
     cfg
 }
 
@@ -154,7 +164,7 @@ pub fn run(args: Args) -> i32 {
         && std::io::stdin().is_terminal();
     if args.lab || ui {
         // The lab's collector sees every event, kept or not (bounded; cheap next to dissection).
-        engine.app.timeline.set_tap(Box::new(crate::lab::tap::LabTap::new()));
+        crate::lab::enable(&mut engine);
     }
     if ui {
         return run_ui(&args, engine, stop);
@@ -173,7 +183,7 @@ pub fn run(args: Args) -> i32 {
     };
     let result = match (&args.file, &args.interface) {
         (Some(path), _) => capture::file::read_path(path, on_packet),
-        (None, Some(iface)) => live(&args, iface, stop.clone(), on_packet),
+        (None, Some(iface)) => live(&args, iface, stop.clone(), None, on_packet),
         (None, None) => {
             eprintln!("streamscope: give a capture file (or - for stdin), or -i IFACE to capture live; see --help");
             return EXIT_INPUT;
@@ -213,16 +223,11 @@ pub fn run(args: Args) -> i32 {
         return 0;
     }
     let format = args.report.unwrap_or(ReportFormat::Text);
-    let out = match format {
-        ReportFormat::Json => {
-            let mut s = crate::report::json::build(&engine, &source).to_string();
-            s.push('\n');
-            s
-        }
-        ReportFormat::Text => crate::report::text::render(&engine, &source),
+    let mut stdout = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
+    let _ = match format {
+        ReportFormat::Json => crate::report::json::write(&engine, &source, &mut stdout),
+        ReportFormat::Text => stdout.write_all(crate::report::text::render(&engine, &source).as_bytes()),
     };
-    let mut stdout = std::io::stdout().lock();
-    let _ = stdout.write_all(out.as_bytes());
     let _ = stdout.flush();
     0
 }
@@ -248,6 +253,7 @@ pub(crate) fn live(
     args: &Args,
     iface: &str,
     stop: Arc<AtomicBool>,
+    counters: Option<Arc<capture::LiveCounters>>,
     on_packet: impl FnMut(&RawPacket<'_>) -> ControlFlow<()>,
 ) -> Result<SourceSummary, CaptureError> {
     let opts = capture::live::LiveOptions {
@@ -260,6 +266,7 @@ pub(crate) fn live(
         buffer_mib: 32,
         announce: !args.quiet,
         user: args.user.clone(),
+        counters,
     };
     capture::live::capture(&opts, stop, on_packet)
 }
@@ -269,6 +276,7 @@ pub(crate) fn live(
     _args: &Args,
     _iface: &str,
     _stop: Arc<AtomicBool>,
+    _counters: Option<Arc<capture::LiveCounters>>,
     _on_packet: impl FnMut(&RawPacket<'_>) -> ControlFlow<()>,
 ) -> Result<SourceSummary, CaptureError> {
     Err(CaptureError::Live("this build has no live capture (built without the `live` feature)".into()))

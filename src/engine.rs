@@ -31,6 +31,8 @@ pub struct Config {
     pub show_secrets: bool,
     /// TLS secrets (SSLKEYLOGFILE format) for decrypting TLS.
     pub keylog: Option<std::sync::Arc<crate::dissect::tls::keylog::KeyLog>>,
+    /// SRTP master keys (`--srtp-key`).
+    pub srtp_keys: Vec<crate::dissect::srtp::KeySpec>,
 }
 
 impl Default for Config {
@@ -42,6 +44,7 @@ impl Default for Config {
             max_events: 200_000,
             show_secrets: false,
             keylog: None,
+            srtp_keys: Vec::new(),
         }
     }
 }
@@ -119,6 +122,7 @@ impl Engine {
             app: {
                 let mut app = AppLayer::new(cfg.decode_as, timeline, cfg.show_secrets);
                 app.keylog = cfg.keylog;
+                app.srtp_keys = cfg.srtp_keys;
                 app
             },
             defrag: defrag::Defragmenter::new(cfg.defrag),

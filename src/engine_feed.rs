@@ -33,6 +33,8 @@ pub struct EngineFeed {
     live: bool,
     last: Option<Instant>,
     final_seen: bool,
+    /// Drops of a running live capture.
+    counters: Arc<capture::LiveCounters>,
     /// The capture file frames can be read back from: the file read, or the live capture's
     /// `-w` file.
     source_file: Option<String>,
@@ -45,6 +47,8 @@ impl EngineFeed {
         let outcome: Arc<Mutex<Outcome>> = Arc::new(Mutex::new(None));
         let file_size = args.file.as_ref().and_then(|p| std::fs::metadata(p).ok()).map(|m| m.len());
         let ui_waiting = Arc::new(AtomicBool::new(false));
+        let counters: Arc<capture::LiveCounters> = Arc::default();
+        let live_counters = counters.clone();
         let reader = {
             let (engine, outcome, stop) = (engine.clone(), outcome.clone(), stop.clone());
             // The UI owns the terminal: nothing may be printed on it.
@@ -70,7 +74,7 @@ impl EngineFeed {
                 };
                 let result = match (&args.file, &args.interface) {
                     (Some(path), _) => capture::file::read_path(path, on_packet),
-                    (None, Some(iface)) => crate::cli::live(&args, iface, stop.clone(), on_packet),
+                    (None, Some(iface)) => crate::cli::live(&args, iface, stop.clone(), Some(counters), on_packet),
                     (None, None) => Err(capture::CaptureError::Io("no capture source".into())),
                 };
                 lock(&engine).finish();
@@ -87,6 +91,7 @@ impl EngineFeed {
             live: args.file.is_none(),
             last: None,
             final_seen: false,
+            counters: live_counters,
             source_file: args.file.clone().filter(|f| f != "-").or_else(|| args.write.clone()),
         }
     }
@@ -113,15 +118,43 @@ impl Feed for EngineFeed {
                 self.final_seen = true;
                 s
             }
-            None => SourceSummary { format: if self.live { "live" } else { "reading" }.into(), ..Default::default() },
+            None if self.live => {
+                // Still capturing: the drops so far.
+                let c = &self.counters;
+                SourceSummary {
+                    format: "live".into(),
+                    kernel_dropped: Some(c.kernel_dropped.load(Ordering::Relaxed)),
+                    if_dropped: Some(c.if_dropped.load(Ordering::Relaxed)),
+                    channel_dropped: c.channel_dropped.load(Ordering::Relaxed),
+                    ..Default::default()
+                }
+            }
+            None => SourceSummary { format: "reading".into(), ..Default::default() },
         };
         self.ui_waiting.store(true, Ordering::Relaxed);
         let engine = lock(&self.engine);
         self.ui_waiting.store(false, Ordering::Relaxed);
-        let mut report = crate::report::json::build(&engine, &summary);
+        // Everything but the flow list goes through the report; the flow rows come straight
+        // from the flow table (no JSON for 500,000 flows several times a second).
+        let mut report = serde_json::Value::Object(crate::report::json::base(&engine, &summary));
         crate::lab::attach(&engine, &mut report);
         let kept = engine.app.timeline.events();
         model.update(&report, kept.get(model.events.len()..).unwrap_or(&[]));
+        let records = engine.flows.records();
+        model.flows.truncate(records.len());
+        for (i, r) in records.iter().enumerate() {
+            let anomalies = engine.app.anomalies(r.id);
+            match model.flows.get_mut(i) {
+                // Unchanged since the last look: no strings formatted again.
+                Some(old)
+                    if old.id == u64::from(r.id)
+                        && old.packets == (r.dirs.c2s.packets, r.dirs.s2c.packets)
+                        && old.anomalies == anomalies
+                        && old.protocol == r.protocol => {}
+                Some(old) => *old = crate::tui::model::FlowRow::from_record(r, anomalies),
+                None => model.flows.push(crate::tui::model::FlowRow::from_record(r, anomalies)),
+            }
+        }
         model.progress = match (self.final_seen, self.live, self.file_size) {
             (true, _, _) => "done".into(),
             (false, true, _) => "capturing".into(),

@@ -23,7 +23,7 @@ fn model(sample: &str) -> (Model, serde_json::Value) {
 fn lab_model(sample: &str) -> (Model, serde_json::Value) {
     let path = root().join("samples").join(sample);
     let mut engine = streamscope::Engine::new(Config::default());
-    engine.app.timeline.set_tap(Box::new(streamscope::lab::tap::LabTap::new()));
+    streamscope::lab::enable(&mut engine);
     let summary = streamscope::capture::file::read_path(path.to_str().unwrap(), |p| {
         engine.process(p);
         std::ops::ControlFlow::Continue(())
@@ -199,6 +199,14 @@ fn binary_in_tmux() {
         panic!("{want:?} never appeared:\n{s}");
     };
     pane("Flows (2)");
+    // Filter by port: one flow left, the status bar shows the filter; Esc clears it.
+    tmux(&["send-keys", "-t", &name, "/"]);
+    tmux(&["send-keys", "-t", &name, "-l", "54610"]);
+    tmux(&["send-keys", "-t", &name, "Enter"]);
+    pane("Flows (1)");
+    pane("filter: 54610");
+    tmux(&["send-keys", "-t", &name, "Escape"]);
+    pane("Flows (2)");
     tmux(&["send-keys", "-t", &name, "Enter"]);
     pane("Timeline of flow 0");
     tmux(&["send-keys", "-t", &name, "3"]);
@@ -283,7 +291,9 @@ fn export_writes_the_visible_rows_as_csv() {
     use streamscope::tui::export;
     let (m, report) = model("rtmp-publish-play.pcapng");
     let mut st = State::new(m);
-    assert_eq!(key(&mut st, KeyCode::Char('e')), Action::Export);
+    use streamscope::tui::state::ExportFormat;
+    assert_eq!(key(&mut st, KeyCode::Char('e')), Action::Export(ExportFormat::Csv));
+    assert_eq!(key(&mut st, KeyCode::Char('E')), Action::Export(ExportFormat::Json));
     assert_eq!(export::file_name(&st), "streamscope-flows.csv");
     let rows = parse_csv(&export::csv(&st));
     let flows = report["flows"].as_array().unwrap();
@@ -306,6 +316,16 @@ fn export_writes_the_visible_rows_as_csv() {
     key(&mut st, KeyCode::Char('3'));
     let rows = parse_csv(&export::csv(&st));
     assert_eq!(rows.len(), st.model.latency.len() + 1);
+    // JSON: the same rows as objects keyed by the CSV header, numbers as numbers.
+    let v: serde_json::Value = serde_json::from_str(&export::json(&st)).unwrap();
+    let objects = v.as_array().unwrap();
+    assert_eq!(objects.len(), rows.len() - 1);
+    for (o, r) in objects.iter().zip(&rows[1..]) {
+        assert_eq!(o["protocol"], r[0].as_str());
+        assert_eq!(o["count"].as_u64().unwrap().to_string(), r[2]);
+        let want: f64 = r[4].parse().unwrap();
+        assert!((o["median"].as_f64().unwrap() - want).abs() < 1e-9);
+    }
 }
 
 #[test]
@@ -549,4 +569,31 @@ fn half_a_million_flows_scroll_and_only_the_window_is_drawn() {
     key(&mut st, KeyCode::Home);
     let text = screen(&mut st, 120, 30);
     assert!(text.contains("│0 ") && !text.contains("499999"), "{text}");
+}
+
+/// The UI builds flow rows straight from the flow table while reading; they must be the rows
+/// the JSON report gives.
+#[test]
+fn flow_rows_from_the_table_equal_the_reports() {
+    for sample in ["rtmp-publish-play.pcapng", "rtsp-play-udp.pcapng", "hls-http-sll2.pcap"] {
+        let path = root().join("samples").join(sample);
+        let (engine, summary) = analyse(&path, Config::default());
+        let report = streamscope::report::json::build(&engine, &summary);
+        let from_json = Model::new(sample, &report, &[]).flows;
+        let direct: Vec<_> = engine
+            .flows
+            .records()
+            .iter()
+            .map(|r| streamscope::tui::model::FlowRow::from_record(r, engine.app.anomalies(r.id)))
+            .collect();
+        assert_eq!(from_json.len(), direct.len());
+        for (a, b) in from_json.iter().zip(&direct) {
+            assert_eq!(
+                (a.id, &a.protocol, &a.client, &a.server, a.packets, a.bytes, a.anomalies, a.span_us),
+                (b.id, &b.protocol, &b.client, &b.server, b.packets, b.bytes, b.anomalies, b.span_us),
+                "{sample}"
+            );
+            assert!((a.duration_s - b.duration_s).abs() < 2e-6, "{sample}");
+        }
+    }
 }

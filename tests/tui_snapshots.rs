@@ -16,7 +16,7 @@ use streamscope::Config;
 fn state(sample: &str) -> State {
     let path = root().join("samples").join(sample);
     let mut engine = streamscope::Engine::new(Config::default());
-    engine.app.timeline.set_tap(Box::new(streamscope::lab::tap::LabTap::new()));
+    streamscope::lab::enable(&mut engine);
     let summary = streamscope::capture::file::read_path(path.to_str().unwrap(), |p| {
         engine.process(p);
         std::ops::ControlFlow::Continue(())

@@ -27,6 +27,7 @@ pub fn run(target: &str, data: &[u8]) -> bool {
         "probes" => probes(data),
         "pipeline" => pipeline(data),
         "rtmp_chunks" => rtmp_chunks(data),
+        "srtp" => srtp(data),
         _ => return false,
     }
     true
@@ -413,8 +414,74 @@ fn rtmp_run(stream: &[u8], cuts: &[usize], mid: bool) -> Vec<(u8, u32, u32, u32,
     got
 }
 
+// ---------------------------------------------------------------------------------------------
+// srtp
+
+/// The fixed master key and salt bytes of the `srtp` target (a prefix per profile).
+const SRTP_KEY: [u8; 44] = [
+    0x00, 0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x08, 0x09, 0x0a, 0x0b, 0x0c, 0x0d, 0x0e, 0x0f, 0x10, 0x11, 0x12,
+    0x13, 0x14, 0x15, 0x16, 0x17, 0x18, 0x19, 0x1a, 0x1b, 0x1c, 0x1d, 0x1e, 0x1f, 0x51, 0x75, 0x69, 0x64, 0x20, 0x70,
+    0x72, 0x6f, 0x20, 0x71, 0x75, 0x6f,
+];
+
+/// SRTP/SRTCP unprotection with a fixed key. The first byte picks the profile (bits 0–1),
+/// RTP or RTCP (bit 2), the E flag for protecting (bit 3) and the rollover counter (bits
+/// 4–7); the next two bytes a bit to flip. The rest is (1) unprotected as it is, (2) protected
+/// then unprotected, which must give it back, and with the chosen bit flipped must fail, and
+/// (3) cut into length-prefixed datagrams for the RTP dissector's SRTP state with the key
+/// given as `--srtp-key any`.
+pub fn srtp(data: &[u8]) {
+    use streamscope::dissect::srtp::{transform::Transform, KeySpec, MasterKey, Selector, PROFILES};
+    let mut b = Bytes(data);
+    let (Some(sel), Some(flip)) = (b.u8(), b.u16()) else { return };
+    let rest = b.rest();
+    let profile = PROFILES[usize::from(sel & 3)];
+    let key = MasterKey::from_concat(profile, &SRTP_KEY[..profile.key_len() + profile.salt_len()]).unwrap();
+    let t = Transform::new(&key).unwrap();
+    let (rtcp, encrypt, roc) = (sel & 4 != 0, sel & 8 != 0, u32::from(sel >> 4));
+    let mut out = Vec::new();
+    let _ = t.unprotect_rtp(rest, roc, &mut out);
+    let _ = t.unprotect_rtcp(rest, &mut out);
+    let protected = if rtcp { t.protect_rtcp(rest, u32::from(flip), encrypt) } else { t.protect_rtp(rest, roc) };
+    if let Some(mut p) = protected {
+        let back = |p: &[u8], out: &mut Vec<u8>| {
+            if rtcp {
+                t.unprotect_rtcp(p, out).map(|_| ())
+            } else {
+                t.unprotect_rtp(p, roc, out)
+            }
+        };
+        assert_eq!(back(&p, &mut out), Ok(()), "a protected packet must unprotect");
+        assert_eq!(out, rest, "unprotect(protect(x)) == x");
+        let bit = usize::from(flip) % (p.len() * 8);
+        p[bit / 8] ^= 1 << (bit % 8);
+        assert!(back(&p, &mut out).is_err(), "a flipped bit (#{bit}) must fail authentication");
+    }
+    let spec = KeySpec { selector: Selector::default(), key };
+    let mut rtp = streamscope::dissect::rtp::RtpDissector::default();
+    with_ctx_keys(&[spec], |ctx| {
+        let mut rest = rest;
+        while let Some((&len, tail)) = rest.split_first() {
+            let n = usize::from(len).min(tail.len());
+            let (dgram, next) = tail.split_at(n);
+            let dir = if len % 2 == 0 { Direction::C2S } else { Direction::S2C };
+            streamscope::dissect::DatagramDissector::on_datagram(&mut rtp, ctx, dir, dgram, Timestamp(0));
+            rest = next;
+        }
+    });
+    let _ = streamscope::dissect::DatagramDissector::extra_reports(&rtp, 0, false);
+}
+
 /// Runs `f` with a dissector context over throwaway state (timeline, latency book, signalling).
 pub fn with_ctx<R>(f: impl FnOnce(&mut streamscope::dissect::Ctx<'_>) -> R) -> R {
+    with_ctx_keys(&[], f)
+}
+
+/// [`with_ctx`] with `--srtp-key` options.
+pub fn with_ctx_keys<R>(
+    srtp_keys: &[streamscope::dissect::srtp::KeySpec],
+    f: impl FnOnce(&mut streamscope::dissect::Ctx<'_>) -> R,
+) -> R {
     let mut timeline = streamscope::timeline::Timeline::new(1000);
     let mut latency = streamscope::session::latency::LatencyBook::default();
     let mut anomalies = 0;
@@ -430,6 +497,7 @@ pub fn with_ctx<R>(f: impl FnOnce(&mut streamscope::dissect::Ctx<'_>) -> R) -> R
         client: addr,
         server: addr,
         signalled: &mut signalled,
+        srtp_keys,
     };
     f(&mut ctx)
 }

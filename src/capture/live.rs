@@ -34,6 +34,8 @@ pub struct LiveOptions {
     /// Account to switch to once the device and output file are open, when running as root
     /// (`None`: the user who ran sudo, else `nobody`; `root` keeps root).
     pub user: Option<String>,
+    /// Drop counters kept up to date while the capture runs (about once a second), for a UI.
+    pub counters: Option<Arc<super::LiveCounters>>,
 }
 
 /// Lists capture interfaces: name and description.
@@ -116,6 +118,8 @@ pub fn capture(
     }
     let (tx, rx): (SyncSender<Batch>, Receiver<Batch>) = sync_channel(CHANNEL_BATCHES);
     let (recycle_tx, recycle_rx) = sync_channel::<Batch>(CHANNEL_BATCHES + 2);
+    let counters = opts.counters.clone().unwrap_or_default();
+    let live_counters = counters.clone();
     let channel_dropped = Arc::new(AtomicU64::new(0));
     let dropped = channel_dropped.clone();
     let thread_stop = stop.clone();
@@ -126,6 +130,7 @@ pub fn capture(
         let mut seen: u64 = 0;
         let mut batch = Batch::default();
         let mut last_send = Instant::now();
+        let mut last_stats = Instant::now();
         let mut write_err = None;
         let send = |b: &mut Batch| {
             let full = std::mem::take(b);
@@ -176,6 +181,14 @@ pub fn capture(
             if !batch.pkts.is_empty() && last_send.elapsed() >= Duration::from_millis(50) {
                 send(&mut batch);
                 last_send = Instant::now();
+            }
+            if last_stats.elapsed() >= Duration::from_secs(1) {
+                last_stats = Instant::now();
+                if let Ok(st) = cap.stats() {
+                    live_counters.kernel_dropped.store(u64::from(st.dropped), Ordering::Relaxed);
+                    live_counters.if_dropped.store(u64::from(st.if_dropped), Ordering::Relaxed);
+                }
+                live_counters.channel_dropped.store(dropped.load(Ordering::Relaxed), Ordering::Relaxed);
             }
         }
         if !batch.pkts.is_empty() {

@@ -120,3 +120,14 @@ pub struct SourceSummary {
     /// dropped root.
     pub running_as: Option<String>,
 }
+
+/// Drops so far in a running capture.
+#[derive(Debug, Default)]
+pub struct LiveCounters {
+    /// Packets the kernel dropped (libpcap's `ps_drop`).
+    pub kernel_dropped: std::sync::atomic::AtomicU64,
+    /// Packets the interface dropped (`ps_ifdrop`).
+    pub if_dropped: std::sync::atomic::AtomicU64,
+    /// Packets the analyser's channel could not take.
+    pub channel_dropped: std::sync::atomic::AtomicU64,
+}

@@ -11,6 +11,7 @@ pub mod rtp;
 pub mod rtsp;
 pub mod sdp;
 pub mod sip;
+pub mod srtp;
 pub mod stun;
 pub mod textmsg;
 pub mod tls;
@@ -92,6 +93,8 @@ pub struct Ctx<'a> {
     pub server: std::net::SocketAddr,
     /// Media that signalling (RTSP, SIP) announced, shared across flows.
     pub signalled: &'a mut Signalled,
+    /// SRTP master keys given on the command line (`--srtp-key`).
+    pub srtp_keys: &'a [srtp::KeySpec],
 }
 
 /// What signalling said a UDP port will carry.
@@ -107,6 +110,11 @@ pub struct MediaBinding {
     pub flow: FlowId,
     /// The session or call it belongs to (SIP Call-ID, RTSP session).
     pub session: Option<String>,
+    /// Whether the media is SRTP (an `RTP/SAVP`-family profile or `a=crypto` lines).
+    pub secure: bool,
+    /// SDES master keys (`a=crypto`) of the endpoint that announced the port: they protect
+    /// what it sends.
+    pub srtp_keys: Vec<srtp::MasterKey>,
 }
 
 /// UDP ports announced by signalling (RTSP Transport, SDP), like Wireshark's conversations
@@ -120,6 +128,8 @@ pub struct Signalled {
     pub first_media: std::collections::HashMap<String, Timestamp>,
     /// Segment → init segment links learnt from playlists and manifests, across connections.
     pub media: MediaIndex,
+    /// RTP packets seen on more than one flow (relays), when the latency lab asked for them.
+    pub rtp_sightings: Option<rtp::sightings::RtpSightings>,
 }
 
 /// Which init segment a fragmented-MP4 media segment needs (HLS EXT-X-MAP, DASH

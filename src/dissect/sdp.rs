@@ -30,6 +30,17 @@ pub struct Media {
 }
 
 impl Media {
+    /// The SDES master keys of the `a=crypto` lines this parser understands (RFC 4568).
+    pub fn srtp_keys(&self) -> Vec<super::srtp::MasterKey> {
+        self.crypto.iter().filter_map(|c| super::srtp::keys::parse_sdes(c)).collect()
+    }
+
+    /// Whether the media is SRTP: a secure RTP profile (`RTP/SAVP`, `RTP/SAVPF`,
+    /// `UDP/TLS/RTP/SAVP[F]`) or `a=crypto` lines.
+    pub fn is_secure(&self) -> bool {
+        self.proto.contains("SAVP") || !self.crypto.is_empty()
+    }
+
     /// Encoding and clock rate of a payload type: from rtpmap, else the static table.
     pub fn codec(&self, pt: u8) -> Option<(String, u32)> {
         self.rtpmap

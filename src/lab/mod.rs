@@ -116,8 +116,11 @@ pub struct PipelineRow {
     pub client: String,
     /// Segment URI (HTTP delivery).
     pub uri: Option<String>,
-    /// Media time on the ingest's clock, s.
-    pub media_time_s: f64,
+    /// What the unit is when it has no URI (`keyframe`, `ssrc 0x… seq N`).
+    pub unit: Option<String>,
+    /// Media time on the ingest's clock, s (`None` for relayed RTP: no common media clock is
+    /// needed, the packet itself is the same).
+    pub media_time_s: Option<f64>,
     /// Delivery media time minus ingest media time, s (found by matching keyframes).
     pub offset_s: f64,
     /// When the unit's first frame (its keyframe) entered the server.
@@ -159,6 +162,22 @@ pub struct Unmatched {
     pub reason: String,
 }
 
+/// Every packet of one RTP stream that a relay (a TURN server, a media relay) received on
+/// one flow and sent on another, summarised.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Relay {
+    /// SSRC.
+    pub ssrc: u32,
+    /// Flow it came in on.
+    pub from_flow: FlowId,
+    /// Flow it went out on.
+    pub to_flow: FlowId,
+    /// Packets seen on both.
+    pub packets: u64,
+    /// Smallest, median and largest time between the two sightings, ms.
+    pub latency_ms: (f64, f64, f64),
+}
+
 /// The whole lab.
 #[derive(Debug, Clone, Default)]
 pub struct Lab {
@@ -168,6 +187,8 @@ pub struct Lab {
     pub pipeline: Vec<PipelineRow>,
     /// Units that could not be matched.
     pub unmatched: Vec<Unmatched>,
+    /// RTP relayed between flows, per stream.
+    pub relays: Vec<Relay>,
 }
 
 /// Timestamp from a report time value.
@@ -198,7 +219,8 @@ pub fn analyse(engine: &Engine, report: &Value) -> Lab {
         return Lab::default();
     };
     let mut sessions = sessions::build(engine, report, tap);
-    let (pipeline, unmatched) = pipeline::build(engine, report, tap);
+    let (mut pipeline, unmatched) = pipeline::build(engine, report, tap);
+    let relays = pipeline::relayed_rtp(engine, report, &mut pipeline);
     for s in &mut sessions {
         let rows: Vec<&PipelineRow> = pipeline.iter().filter(|r| r.group == s.group).collect();
         if rows.is_empty() {
@@ -218,7 +240,14 @@ pub fn analyse(engine: &Engine, report: &Value) -> Lab {
         }
     }
     sessions.sort_by_key(|s| (s.start, s.flow));
-    Lab { sessions, pipeline, unmatched }
+    Lab { sessions, pipeline, unmatched, relays }
+}
+
+/// Turns on what the lab needs on an engine about to read a capture: the event collector and
+/// the RTP relay sightings (both bounded).
+pub fn enable(engine: &mut Engine) {
+    engine.app.timeline.set_tap(Box::new(tap::LabTap::new()));
+    engine.app.signalled.rtp_sightings = Some(Default::default());
 }
 
 /// Adds the lab to a report (`report::json::build`) under `lab`, for the UI.
@@ -294,6 +323,7 @@ impl Lab {
                     "delivery_flow": r.delivery_flow,
                     "client": r.client,
                     "uri": r.uri,
+                    "unit": r.unit,
                     "media_time_s": r.media_time_s,
                     "offset_s": r.offset_s,
                     "ingest_ts": json_ts(r.ingest_ts),
@@ -318,6 +348,21 @@ impl Lab {
                 |u| json!({"delivery_protocol": u.delivery_protocol, "flow": u.flow, "uri": u.uri, "reason": u.reason}),
             )
             .collect();
-        json!({ "protocols": protocols, "pipeline": pipeline, "unmatched": unmatched })
+        let relays: Vec<Value> = self
+            .relays
+            .iter()
+            .map(|r| {
+                json!({
+                    "ssrc": format!("0x{:08x}", r.ssrc),
+                    "from_flow": r.from_flow,
+                    "to_flow": r.to_flow,
+                    "packets": r.packets,
+                    "min_ms": json_ms(r.latency_ms.0),
+                    "median_ms": json_ms(r.latency_ms.1),
+                    "max_ms": json_ms(r.latency_ms.2),
+                })
+            })
+            .collect();
+        json!({ "protocols": protocols, "pipeline": pipeline, "unmatched": unmatched, "relays": relays })
     }
 }

@@ -20,15 +20,15 @@ pub fn text(lab: &Lab) -> String {
     let _ = writeln!(s);
     let _ = writeln!(
         s,
-        "{:<7} {:>5}  {:<44} {:>14} {:>12} {:>13} {:>10}",
+        "{:<7} {:>5}  {:<60} {:>14} {:>12} {:>13} {:>10}",
         "proto", "flow", "session", "first media ms", "control ms", "delivery ms", "jitter ms"
     );
     for x in &lab.sessions {
         let who = format!("{} {} → {}", x.label, x.client, x.server);
-        let who: String = who.chars().take(44).collect();
+        let who: String = who.chars().take(60).collect();
         let _ = writeln!(
             s,
-            "{:<7} {:>5}  {:<44} {:>14} {:>12} {:>13} {:>10}",
+            "{:<7} {:>5}  {:<60} {:>14} {:>12} {:>13} {:>10}",
             x.protocol,
             x.flow,
             who,
@@ -62,19 +62,34 @@ pub fn text(lab: &Lab) -> String {
             "{:<6} {:>5} {:<28} {:>10} {:>11} {:>10}  frames",
             "via", "flow", "unit", "media s", "latency ms", "hold ms"
         );
-        for r in &lab.pipeline {
-            let unit: String = r.uri.clone().unwrap_or_else(|| "keyframe".into()).chars().take(28).collect();
+        const SHOWN: usize = 40;
+        for r in lab.pipeline.iter().take(SHOWN) {
+            let unit: String = r.uri.clone().or_else(|| r.unit.clone()).unwrap_or_default().chars().take(28).collect();
             let _ = writeln!(
                 s,
-                "{:<6} {:>5} {:<28} {:>10.3} {:>11.3} {:>10}  {}→{}",
+                "{:<6} {:>5} {:<28} {:>10} {:>11.3} {:>10}  {}→{}",
                 r.delivery_protocol,
                 r.delivery_flow,
                 unit,
-                r.media_time_s,
+                r.media_time_s.map_or_else(|| "—".into(), |m| format!("{m:.3}")),
                 r.latency_ms(),
                 r.server_hold_ms().map_or_else(|| "—".into(), |h| format!("{h:.3}")),
                 r.ingest_frame,
                 r.delivery_frame.map_or_else(|| "?".into(), |f| f.to_string())
+            );
+        }
+    }
+    if lab.pipeline.len() > 40 {
+        let _ = writeln!(s, "  … {} more rows (all of them with --format json or csv)", lab.pipeline.len() - 40);
+    }
+    if !lab.relays.is_empty() {
+        let _ = writeln!(s);
+        let _ = writeln!(s, "Relayed RTP (the same packet in on one flow, out on another):");
+        for r in &lab.relays {
+            let _ = writeln!(
+                s,
+                "  ssrc 0x{:08x} flow {} → {}: {} packets, held {:.3} / {:.3} / {:.3} ms (min / median / max)",
+                r.ssrc, r.from_flow, r.to_flow, r.packets, r.latency_ms.0, r.latency_ms.1, r.latency_ms.2
             );
         }
     }
@@ -154,7 +169,7 @@ pub fn csv(lab: &Lab) -> String {
             q(&r.client),
             r.delivery_protocol,
             q(r.uri.as_deref().unwrap_or("")),
-            r.media_time_s,
+            r.media_time_s.map(|m| m.to_string()).unwrap_or_default(),
             json_ts(r.ingest_ts),
             json_ts(r.delivery_ts),
             num(Some(r.latency_ms())),

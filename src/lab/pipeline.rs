@@ -94,8 +94,9 @@ pub fn build(engine: &Engine, report: &Value, tap: &LabTap) -> (Vec<PipelineRow>
                     delivery_flow: u.flow,
                     group: u.group,
                     client: u.client,
+                    unit: u.uri.is_none().then(|| "keyframe".to_string()),
                     uri: u.uri,
-                    media_time_s: k.media_ms as f64 / 1000.0,
+                    media_time_s: Some(k.media_ms as f64 / 1000.0),
                     offset_s: offset / 1000.0,
                     ingest_ts: k.ts,
                     ingest_frame: k.frame,
@@ -149,7 +150,7 @@ fn ingests<'a>(report: &Value, tap: &'a LabTap) -> Vec<Ingest<'a>> {
 /// Delivered units: HLS/DASH media segments with a video start, and RTMP play keyframes.
 fn units(engine: &Engine, report: &Value, tap: &LabTap, unmatched: &mut Vec<Unmatched>) -> Vec<Unit> {
     let mut out = Vec::new();
-    for (x, fam, key) in exchanges(report) {
+    for (x, fam, key) in exchanges(engine, report) {
         if !matches!(x.get("kind").and_then(Value::as_str), Some("segment" | "part")) {
             continue;
         }
@@ -157,6 +158,12 @@ fn units(engine: &Engine, report: &Value, tap: &LabTap, unmatched: &mut Vec<Unma
             continue;
         };
         let uri = x.get("uri").and_then(Value::as_str).map(str::to_string);
+        let status = x.get("status").and_then(Value::as_u64).unwrap_or(0);
+        if !(200..300).contains(&status) {
+            let reason = if status == 0 { "no response".to_string() } else { format!("HTTP status {status}") };
+            unmatched.push(Unmatched { delivery_protocol: fam, flow, uri, reason });
+            continue;
+        }
         let Some(delivery) = x.get("response_start_ts").and_then(ts_of) else {
             unmatched.push(Unmatched { delivery_protocol: fam, flow, uri, reason: "no response".into() });
             continue;
@@ -242,4 +249,60 @@ fn best_offset(ingest: &Ingest<'_>, units: &[Unit]) -> Option<(f64, (usize, i64)
         }
     }
     best
+}
+
+/// RTP packets a relay received on one flow and sent on another (TURN, media relays): every
+/// video frame's last packet (marker bit) becomes a pipeline row, and each stream a summary.
+pub fn relayed_rtp(engine: &Engine, report: &Value, rows: &mut Vec<PipelineRow>) -> Vec<super::Relay> {
+    let Some(seen) = engine.app.signalled.rtp_sightings.as_ref() else { return Vec::new() };
+    let srtp = |flow: FlowId, ssrc: u32| {
+        let want = format!("0x{ssrc:08x}");
+        report.get("rtp").and_then(Value::as_array).into_iter().flatten().any(|s| {
+            s.get("flow").and_then(Value::as_u64) == Some(u64::from(flow))
+                && s.get("ssrc").and_then(Value::as_str) == Some(want.as_str())
+                && s.get("srtp").and_then(Value::as_bool) == Some(true)
+        })
+    };
+    let mut per: Vec<((u32, FlowId, FlowId), Vec<f64>)> = Vec::new();
+    for r in &seen.relayed {
+        let key = (r.ssrc, r.first.flow, r.then.flow);
+        let ms = r.then.ts.ms_since(r.first.ts);
+        match per.iter_mut().find(|(k, _)| *k == key) {
+            Some((_, v)) => v.push(ms),
+            None => per.push((key, vec![ms])),
+        }
+        if !r.marker {
+            continue;
+        }
+        let proto = if srtp(r.first.flow, r.ssrc) { "srtp" } else { "rtp" };
+        let client = engine.flows.record(r.then.flow).map(|f| crate::report::addr(f.client)).unwrap_or_default();
+        rows.push(PipelineRow {
+            ingest_protocol: proto,
+            delivery_protocol: proto,
+            ingest_flow: r.first.flow,
+            delivery_flow: r.then.flow,
+            group: format!("webrtc:{}", r.then.flow),
+            client,
+            uri: None,
+            unit: Some(format!("ssrc 0x{:08x} seq {}", r.ssrc, r.seq)),
+            media_time_s: None,
+            offset_s: 0.0,
+            ingest_ts: r.first.ts,
+            ingest_frame: r.first.frame,
+            ingest_end_ts: None,
+            delivery_ts: r.then.ts,
+            delivery_frame: Some(r.then.frame),
+            delivery_end_ts: None,
+        });
+    }
+    rows.sort_by_key(|r| (r.delivery_ts, r.delivery_flow));
+    per.into_iter()
+        .filter_map(|((ssrc, from_flow, to_flow), v)| {
+            let min = v.iter().copied().fold(f64::INFINITY, f64::min);
+            let max = v.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+            let packets = v.len() as u64;
+            let median = super::median(v)?;
+            Some(super::Relay { ssrc, from_flow, to_flow, packets, latency_ms: (min, median, max) })
+        })
+        .collect()
 }

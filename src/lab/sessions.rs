@@ -23,7 +23,7 @@ pub fn build(engine: &Engine, report: &Value, tap: &LabTap) -> Vec<Session> {
     rtsp(engine, report, tap, &mut out);
     sip(engine, report, tap, &mut out);
     webrtc(engine, report, tap, &mut out);
-    players(report, tap, &mut out);
+    players(engine, report, tap, &mut out);
     handshakes(engine, report, tap, &mut out);
     out
 }
@@ -399,14 +399,12 @@ pub(crate) fn player_key(x: &Value, family: &str) -> String {
 
 /// The HTTP exchanges of the report, each with its flow's endpoints, HLS/DASH family and player
 /// key, in request order.
-pub(crate) fn exchanges(report: &Value) -> Vec<(Value, &'static str, String)> {
-    let flows = section(report, "flows");
-    let endpoint = |f: FlowId, k: &str| {
-        flows
-            .iter()
-            .find(|r| r.get("id").and_then(Value::as_u64) == Some(u64::from(f)))
-            .and_then(|r| r.get(k))
-            .cloned()
+pub(crate) fn exchanges(engine: &Engine, report: &Value) -> Vec<(Value, &'static str, String)> {
+    let endpoint = |f: FlowId, server: bool| {
+        engine
+            .flows
+            .record(f)
+            .map(|r| Value::from(crate::report::addr(if server { r.server } else { r.client })))
             .unwrap_or(Value::Null)
     };
     let mut xs: Vec<Value> = section(report, "http")
@@ -415,8 +413,8 @@ pub(crate) fn exchanges(report: &Value) -> Vec<(Value, &'static str, String)> {
             let f = flow_of(x)?;
             let mut x = x.clone();
             let o = x.as_object_mut()?;
-            o.insert("client".into(), endpoint(f, "client"));
-            o.insert("server".into(), endpoint(f, "server"));
+            o.insert("client".into(), endpoint(f, false));
+            o.insert("server".into(), endpoint(f, true));
             Some(x)
         })
         .collect();
@@ -470,8 +468,8 @@ pub(crate) fn media_start(x: &Value) -> Option<(f64, bool)> {
     }
 }
 
-fn players(report: &Value, tap: &LabTap, out: &mut Vec<Session>) {
-    let xs = exchanges(report);
+fn players(engine: &Engine, report: &Value, tap: &LabTap, out: &mut Vec<Session>) {
+    let xs = exchanges(engine, report);
     let mut keys: Vec<&String> = xs.iter().map(|(_, _, k)| k).collect();
     keys.dedup();
     let mut seen = std::collections::HashSet::new();
@@ -483,7 +481,11 @@ fn players(report: &Value, tap: &LabTap, out: &mut Vec<Session>) {
         let Some((_, fam, _)) = mine.first() else { continue };
         let fam: &'static str = fam;
         let is_list = |x: &Value| matches!(x.get("kind").and_then(Value::as_str), Some("playlist" | "manifest"));
-        let is_media = |x: &Value| matches!(x.get("kind").and_then(Value::as_str), Some("segment" | "part"));
+        // A media segment that was delivered (a 404 for a segment not yet made is not media).
+        let is_media = |x: &Value| {
+            matches!(x.get("kind").and_then(Value::as_str), Some("segment" | "part"))
+                && x.get("status").and_then(Value::as_u64).is_some_and(|s| (200..300).contains(&s))
+        };
         let at = |x: &Value, k: &str| {
             let t = x.get(k).and_then(ts_of)?;
             let frame = flow_of(x).and_then(|f| tap.frame_at(f, t));

@@ -9,6 +9,52 @@ use serde_json::{json, Map, Value};
 
 /// Builds the whole report.
 pub fn build(engine: &Engine, source: &SourceSummary) -> Value {
+    let mut out = base(engine, source);
+    let flows: Vec<Value> = engine.flows.records().iter().map(|r| flow_json(r, engine.app.anomalies(r.id))).collect();
+    out.insert("flows".into(), Value::Array(flows));
+    Value::Object(out)
+}
+
+/// Writes the whole report as one line of JSON, the same as [`build`] gives, without holding
+/// every flow's JSON in memory at once (a capture with a million flows would need GBs).
+pub fn write(engine: &Engine, source: &SourceSummary, w: &mut impl std::io::Write) -> std::io::Result<()> {
+    let rest = base(engine, source);
+    let mut flows_written = false;
+    let write_flows = |w: &mut dyn std::io::Write, first: bool| -> std::io::Result<()> {
+        w.write_all(if first { b"\"flows\":[" } else { b",\"flows\":[" })?;
+        for (i, r) in engine.flows.records().iter().enumerate() {
+            if i > 0 {
+                w.write_all(b",")?;
+            }
+            serde_json::to_writer(&mut *w, &flow_json(r, engine.app.anomalies(r.id)))?;
+        }
+        w.write_all(b"]")
+    };
+    w.write_all(b"{")?;
+    let mut first = true;
+    // Keys in the order a JSON object built by `build` prints them (sorted).
+    for (k, v) in &rest {
+        if !flows_written && k.as_str() > "flows" {
+            write_flows(w, first)?;
+            flows_written = true;
+            first = false;
+        }
+        if !first {
+            w.write_all(b",")?;
+        }
+        serde_json::to_writer(&mut *w, k)?;
+        w.write_all(b":")?;
+        serde_json::to_writer(&mut *w, v)?;
+        first = false;
+    }
+    if !flows_written {
+        write_flows(w, first)?;
+    }
+    w.write_all(b"}\n")
+}
+
+/// Every section but `flows` (the UI builds its flow rows straight from the flow table).
+pub fn base(engine: &Engine, source: &SourceSummary) -> Map<String, Value> {
     let c = &engine.capture;
     let link_type = match c.link_types.as_slice() {
         [] => source.link_types.first().map(|l| l.name()).map(Value::from).unwrap_or(Value::Null),
@@ -44,10 +90,8 @@ pub fn build(engine: &Engine, source: &SourceSummary) -> Value {
         obj.insert("channel_dropped".into(), json!(source.channel_dropped));
         obj.insert("running_as".into(), json!(source.running_as));
     }
-    let flows: Vec<Value> = engine.flows.records().iter().map(|r| flow_json(r, engine.app.anomalies(r.id))).collect();
     let mut out = Map::new();
     out.insert("capture".into(), capture);
-    out.insert("flows".into(), Value::Array(flows));
     for (section, entries) in &engine.app.sections {
         let mut v = entries.clone();
         v.sort_by_key(|e| e.get("flow").and_then(Value::as_u64).unwrap_or(u64::MAX));
@@ -152,7 +196,7 @@ pub fn build(engine: &Engine, source: &SourceSummary) -> Value {
         out.insert("hls_players".into(), Value::Array(players));
     }
     out.insert("latency".into(), engine.app.latency.to_json());
-    Value::Object(out)
+    out
 }
 
 /// One flow as the contract describes it.

@@ -1,4 +1,5 @@
-//! `e`: the current view's visible rows as CSV (RFC 4180 quoting), in the order shown.
+//! `e` / `E`: the current view's visible rows as CSV (RFC 4180 quoting) or JSON, in the order
+//! shown.
 
 use super::state::{State, Tab};
 
@@ -11,10 +12,43 @@ fn field(s: &str) -> String {
     }
 }
 
-fn line(out: &mut String, cells: &[String]) {
-    let v: Vec<String> = cells.iter().map(|c| field(c)).collect();
-    out.push_str(&v.join(","));
-    out.push_str("\r\n");
+/// The rows being exported, header first (built by [`rows`], written as CSV or JSON).
+fn line(out: &mut Vec<Vec<String>>, cells: &[String]) {
+    out.push(cells.to_vec());
+}
+
+/// The visible rows of the current view as CSV, header first.
+pub fn csv(st: &State) -> String {
+    let mut out = String::new();
+    for cells in rows(st) {
+        let v: Vec<String> = cells.iter().map(|c| field(c)).collect();
+        out.push_str(&v.join(","));
+        out.push_str("\r\n");
+    }
+    out
+}
+
+/// The visible rows of the current view as a JSON array of objects keyed by the CSV header;
+/// cells that are numbers become JSON numbers.
+pub fn json(st: &State) -> String {
+    let all = rows(st);
+    let Some((head, body)) = all.split_first() else { return "[]\n".into() };
+    let objects: Vec<serde_json::Value> = body
+        .iter()
+        .map(|cells| {
+            let mut m = serde_json::Map::new();
+            for (k, v) in head.iter().zip(cells) {
+                let value = match v.parse::<serde_json::Number>() {
+                    Ok(n) if !v.is_empty() => serde_json::Value::Number(n),
+                    _ if v.is_empty() => serde_json::Value::Null,
+                    _ => serde_json::Value::from(v.as_str()),
+                };
+                m.insert(k.clone(), value);
+            }
+            serde_json::Value::Object(m)
+        })
+        .collect();
+    format!("{}\n", serde_json::Value::Array(objects))
 }
 
 /// The packets of a flow row: transport, endpoints and time span.
@@ -43,9 +77,8 @@ pub fn file_name(st: &State) -> String {
     }
 }
 
-/// The visible rows of the current view as CSV, header first.
-pub fn csv(st: &State) -> String {
-    let mut out = String::new();
+fn rows(st: &State) -> Vec<Vec<String>> {
+    let mut out = Vec::new();
     let m = &st.model;
     match st.tab {
         Tab::Flows => {

@@ -95,9 +95,12 @@ fn event_loop(mut st: State, feed: &mut dyn Feed) -> io::Result<()> {
         };
         match action {
             Action::Quit => return Ok(()),
-            Action::Export => {
-                let name = export::file_name(&st);
-                st.message = match std::fs::write(&name, export::csv(&st)) {
+            Action::Export(format) => {
+                let (name, text) = match format {
+                    state::ExportFormat::Csv => (export::file_name(&st), export::csv(&st)),
+                    state::ExportFormat::Json => (export::file_name(&st).replace(".csv", ".json"), export::json(&st)),
+                };
+                st.message = match std::fs::write(&name, text) {
                     Ok(()) => format!("wrote {name}"),
                     Err(e) => format!("cannot write {name}: {e}"),
                 };

@@ -41,6 +41,15 @@ impl Tab {
     }
 }
 
+/// Export file formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExportFormat {
+    /// RFC 4180 CSV.
+    Csv,
+    /// A JSON array of objects.
+    Json,
+}
+
 /// What the loop should do after a key.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Action {
@@ -48,8 +57,8 @@ pub enum Action {
     Continue,
     /// Leave the UI.
     Quit,
-    /// Write the current view's rows to a file (`e`).
-    Export,
+    /// Write the current view's rows to a file: CSV (`e`) or JSON (`E`).
+    Export(ExportFormat),
     /// Read this frame's bytes for the hex pane.
     LoadFrame(u64),
     /// Write this flow's packets to a pcapng (`w`).
@@ -278,7 +287,8 @@ impl State {
         let page = self.page.max(1) as isize;
         match key.code {
             KeyCode::Char('q') => return Action::Quit,
-            KeyCode::Char('e') => return Action::Export,
+            KeyCode::Char('e') => return Action::Export(ExportFormat::Csv),
+            KeyCode::Char('E') => return Action::Export(ExportFormat::Json),
             KeyCode::Char('w') => {
                 return match self.current_flow() {
                     Some(f) => Action::WriteFlow(f),

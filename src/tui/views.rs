@@ -18,7 +18,7 @@ pub const KEYS: &[(&str, &str)] = &[
     ("/", "filter rows by text (protocol, host, port, event); Enter keeps, Esc clears"),
     ("s", "Flows: cycle the sort (first seen, bytes, packets, duration, protocol)"),
     ("f", "Timeline: follow the newest event as it arrives / pause"),
-    ("e", "export the view's rows as CSV (streamscope-VIEW.csv in the current directory)"),
+    ("e, E", "export the view's rows as CSV / JSON (streamscope-VIEW.csv/.json in the current directory)"),
     ("w", "write the selected flow's packets to streamscope-flowN.pcapng (re-read from the file)"),
     ("mouse", "wheel scrolls, click selects a row"),
     ("?", "this help"),
@@ -541,6 +541,9 @@ fn status_bar(frame: &mut Frame, st: &State, area: Rect) {
         m.flows.len(),
         m.malformed
     ))];
+    if let Some(d) = m.drops {
+        spans.push(Span::raw(format!(" · {d} dropped")));
+    }
     if st.editing_filter {
         spans.push(Span::raw(format!(" · filter: {}▏", st.filter)));
     } else if !st.filter.is_empty() {

@@ -275,6 +275,17 @@ impl Exchanges {
     pub fn response_end(&mut self, ctx: &mut Ctx<'_>, i: usize, ts: Timestamp) {
         let Some(x) = self.list.get_mut(i) else { return };
         x.response_end = Some(ts);
+        if ctx.timeline.accepting() {
+            // The packet that completes the response: where tshark shows it.
+            let mut ev = Event::new(ts, Some(ctx.flow), "http", "http.response.end", Some(crate::flow::Direction::S2C))
+                .with("body_bytes", FieldValue::U64(x.body_bytes));
+            if let Some(s) = x.response_start {
+                ev = ev.with("download_ms", FieldValue::F64(ts.ms_since(s)));
+            }
+            ctx.emit(ev);
+        } else {
+            ctx.timeline.skipped();
+        }
         let body = decoded(&x.body, x.content_encoding.as_deref());
         x.kind = classify(&x.uri, x.content_type.as_deref(), &body);
         if let (Some(s), true) = (x.response_start, x.body_bytes > 0) {

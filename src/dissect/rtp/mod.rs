@@ -4,8 +4,10 @@
 //! Report sections `rtp` and `rtcp`.
 
 pub mod rtcp;
+pub mod sightings;
 pub mod stats;
 
+use super::srtp::{MasterKey, SrtpState, Verdict};
 use super::{be16, be32, Ctx, DatagramDissector, Over, Probe, ProbeInput, ProtocolSpec};
 use crate::flow::{Direction, FlowId};
 use crate::report::json_ms;
@@ -191,6 +193,11 @@ pub struct RtpDissector {
     streams_over_cap: u64,
     not_rtp: u64,
     rtcp: Option<RtcpState>,
+    /// SRTP decryption, once signalling, DTLS-SRTP or a `--srtp-key` applies to the flow.
+    srtp: Option<Box<SrtpState>>,
+    signalling_checked: bool,
+    /// Reused buffer for decrypted packets (no allocation per packet).
+    plain: Vec<u8>,
 }
 
 impl RtpDissector {
@@ -199,6 +206,10 @@ impl RtpDissector {
             self.not_rtp += 1;
             return;
         };
+        if let Some(seen) = ctx.signalled.rtp_sightings.as_mut() {
+            let at = sightings::Sighting { flow: ctx.flow, dir, ts, frame: ctx.timeline.frame };
+            seen.see(h.ssrc, h.seq, h.marker, at);
+        }
         let idx = self.streams.iter().position(|(sd, s)| *sd == dir && s.ssrc == h.ssrc);
         let idx = match idx {
             Some(i) => i,
@@ -302,6 +313,22 @@ impl RtpDissector {
         }
     }
 
+    fn srtp_state(&mut self) -> &mut SrtpState {
+        self.srtp.get_or_insert_with(Box::default)
+    }
+
+    /// Marks the flow as carrying SRTP (DTLS-SRTP negotiated a profile): its streams are
+    /// reported as SRTP even without keys.
+    pub fn set_srtp_hint(&mut self) {
+        self.srtp_state().hinted = true;
+    }
+
+    /// Installs the SRTP master keys a DTLS-SRTP handshake exported (RFC 5764 §4.2):
+    /// `client` protects what the DTLS client sends in `client_dir`, `server` the rest.
+    pub fn set_dtls_keys(&mut self, client_dir: Direction, client: MasterKey, server: MasterKey) {
+        self.srtp_state().set_dtls_keys(client_dir, client, server);
+    }
+
     /// One packet from an RTSP interleaved channel.
     pub fn on_channel(&mut self, ctx: &mut Ctx<'_>, dir: Direction, channel: u8, data: &[u8], ts: Timestamp) {
         self.current_channel = Some(channel);
@@ -312,11 +339,30 @@ impl RtpDissector {
 
 impl DatagramDissector for RtpDissector {
     fn on_datagram(&mut self, ctx: &mut Ctx<'_>, dir: Direction, data: &[u8], ts: Timestamp) {
-        if is_rtcp(data) {
-            self.rtcp(ctx, dir, data, ts);
-        } else {
-            self.rtp(ctx, dir, data, ts);
+        let rtcp = is_rtcp(data);
+        if !self.signalling_checked {
+            // Signalling precedes the media it announces: look once.
+            self.signalling_checked = true;
+            let secure = ctx.signalled.for_flow(ctx.client, ctx.server).is_some_and(|b| b.secure);
+            if secure {
+                self.set_srtp_hint();
+            }
         }
+        if self.srtp.is_none() && !ctx.srtp_keys.is_empty() {
+            self.srtp_state();
+        }
+        let mut plain = std::mem::take(&mut self.plain);
+        let verdict = match self.srtp.as_mut() {
+            Some(s) => s.unprotect(ctx, dir, data, rtcp, ts, &mut plain),
+            None => Verdict::NoKey,
+        };
+        let d = if verdict == Verdict::Decrypted { plain.as_slice() } else { data };
+        if rtcp {
+            self.rtcp(ctx, dir, d, ts);
+        } else {
+            self.rtp(ctx, dir, d, ts);
+        }
+        self.plain = plain;
     }
 
     fn extra_reports(&self, flow: FlowId, _show: bool) -> Vec<(&'static str, Value)> {
@@ -325,9 +371,8 @@ impl DatagramDissector for RtpDissector {
             let jitter = s.jitter_ms();
             let channel = self.channels.get(i).copied().flatten();
             let encoding = s.encoding.clone();
-            out.push((
-                "rtp",
-                json!({
+            let srtp = self.srtp.as_ref().map(|st| st.counts(*dir, s.ssrc, false)).unwrap_or_default();
+            let mut entry = json!({
                     "flow": flow,
                     "dir": dir.as_str(),
                     "ssrc": format!("0x{:08x}", s.ssrc),
@@ -335,7 +380,7 @@ impl DatagramDissector for RtpDissector {
                     "encoding": encoding,
                     "clock_rate": s.clock_rate(),
                     "clock_rate_from": if s.known_rate.is_some() { "signalling or payload type" } else { "timestamps" },
-                    "srtp": false,
+                    "srtp": srtp.srtp,
                     "packets": s.packets,
                     "lost": s.lost(),
                     "expected": s.expected(),
@@ -351,22 +396,31 @@ impl DatagramDissector for RtpDissector {
                     "bitrate_kbps": s.bitrate_kbps().map(json_ms),
                     "interleaved_channel": channel,
                     "series": s.series_json(),
-                }),
-            ));
+            });
+            if let (true, Some(o)) = (srtp.srtp, entry.as_object_mut()) {
+                o.insert("decrypted".into(), json!(srtp.decrypted));
+                o.insert("auth_failures".into(), json!(srtp.auth_failures));
+                o.insert("key_source".into(), json!(srtp.key_source));
+            }
+            out.push(("rtp", entry));
         }
         if let Some(st) = &self.rtcp {
-            out.push((
-                "rtcp",
-                json!({
+            let srtcp = self.srtp.as_ref().map(|s| s.rtcp_counts()).unwrap_or_default();
+            let mut entry = json!({
                     "flow": flow,
-                    "srtcp": false,
+                    "srtcp": srtcp.srtp,
                     "packets": st.packets,
                     "malformed": st.malformed,
                     "counts": st.counts,
                     "rtt_ms": st.rtt_ms.iter().map(|v| json_ms(*v)).collect::<Vec<_>>(),
                     "report_blocks": st.blocks.values().collect::<Vec<_>>(),
-                }),
-            ));
+            });
+            if let (true, Some(o)) = (srtcp.srtp, entry.as_object_mut()) {
+                o.insert("decrypted".into(), json!(srtcp.decrypted));
+                o.insert("auth_failures".into(), json!(srtcp.auth_failures));
+                o.insert("key_source".into(), json!(srtcp.key_source));
+            }
+            out.push(("rtcp", entry));
         }
         out
     }

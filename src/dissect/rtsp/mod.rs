@@ -202,6 +202,8 @@ impl RtspDissector {
             by: "rtsp",
             flow: ctx.flow,
             session: session.as_ref().map(|s| format!("rtsp:{s}")),
+            secure: media.as_ref().is_some_and(sdp::Media::is_secure),
+            srtp_keys: media.as_ref().map(sdp::Media::srtp_keys).unwrap_or_default(),
         };
         let (rtp, rtcp) = (binding("rtp"), binding("rtcp"));
         for ports in [t.client_port, t.server_port].into_iter().flatten() {

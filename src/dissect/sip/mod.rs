@@ -120,6 +120,8 @@ impl SipDissector {
                     by: "sip",
                     flow: ctx.flow,
                     session: Some(call_id.clone()),
+                    secure: md.is_secure(),
+                    srtp_keys: md.srtp_keys(),
                 };
                 ctx.signalled.announce(md.port, b("rtp"));
                 ctx.signalled.announce(md.port.saturating_add(1), b("rtcp"));

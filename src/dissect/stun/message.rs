@@ -122,6 +122,31 @@ fn xor_address(v: &[u8], txid: &[u8; 12], xor: bool) -> Option<SocketAddr> {
     }
 }
 
+/// RFC 3489 §11.1 message types: Binding Request / Response / Error Response, Shared Secret
+/// Request / Response / Error Response.
+const CLASSIC_TYPES: [u16; 6] = [0x0001, 0x0101, 0x0111, 0x0002, 0x0102, 0x0112];
+
+/// Whether `d` looks like a STUN message rather than data that merely starts with two zero
+/// bits: the header's top bits clear and a length (a multiple of 4) that fits, then either the
+/// magic cookie (RFC 8489 §5) with a method other than the reserved 0x000, or no cookie and an
+/// RFC 3489 message type (§11.1). With `exact` the message must fill `d` (a datagram, or a
+/// packet relayed in a TURN DATA attribute or ChannelData message).
+pub fn plausible(d: &[u8], exact: bool) -> bool {
+    let (Some(ty), Some(len), Some(cookie)) = (be16(d, 0), be16(d, 2), be32(d, 4)) else {
+        return false;
+    };
+    let total = 20 + usize::from(len);
+    if ty & 0xC000 != 0 || len % 4 != 0 || total > d.len() || (exact && total != d.len()) {
+        return false;
+    }
+    if cookie == MAGIC_COOKIE {
+        let method = (ty & 0x000F) | ((ty & 0x00E0) >> 1) | ((ty & 0x3E00) >> 2);
+        method != 0
+    } else {
+        CLASSIC_TYPES.contains(&ty)
+    }
+}
+
 /// Parses a STUN message at the start of `d` (exactly `20 + length` bytes are used).
 pub fn parse(d: &[u8]) -> Option<StunMessage<'_>> {
     let ty = be16(d, 0)?;
@@ -200,6 +225,33 @@ mod tests {
         assert_eq!(m.fingerprint_ok, Some(true));
         for cut in 0..d.len() {
             let _ = parse(&d[..cut]);
+        }
+    }
+
+    #[test]
+    fn plausible_needs_cookie_or_classic_type() {
+        let mut m = vec![0x00, 0x01, 0x00, 0x00, 0x21, 0x12, 0xA4, 0x42];
+        m.extend_from_slice(&[9u8; 12]);
+        assert!(plausible(&m, true));
+        // turnutils_uclient's payload: type 0x0000, length 0, no cookie.
+        let mut junk = vec![0x00, 0x00, 0x00, 0x00, 0x07, 0x07, 0x07, 0x07, 0x7f, 0x13];
+        junk.resize(120, 0x07);
+        assert!(!plausible(&junk, false));
+        junk[0..4].copy_from_slice(&[0x01, 0x00, 0x00, 0x00]);
+        assert!(!plausible(&junk, false), "0x0100 is not an RFC 3489 type");
+        // Method 0 with the cookie is reserved.
+        let mut zero = m.clone();
+        zero[1] = 0x00;
+        assert!(!plausible(&zero, true));
+        // RFC 3489 Binding Request (no cookie) must fill the datagram exactly.
+        let mut classic = m.clone();
+        classic[4..8].copy_from_slice(&[1, 2, 3, 4]);
+        assert!(plausible(&classic, true));
+        classic.push(0);
+        assert!(!plausible(&classic, true));
+        assert!(plausible(&classic, false));
+        for cut in 0..m.len() {
+            assert!(!plausible(&m[..cut], false));
         }
     }
 }

@@ -5,9 +5,12 @@
 //! (version, cipher suite, SRTP profile, handshake time), and SRTP/SRTCP header statistics.
 //! Report sections `stun`, `ice`, `dtls`, `rtp`, `rtcp`.
 
+pub mod handshake;
 pub mod message;
+pub mod turn;
 
 use super::rtp::RtpDissector;
+use super::srtp;
 use super::{
     be16, be32, Ctx, DatagramDissector, Over, Probe, ProbeInput, Progress, ProtocolSpec, StreamDissector, StreamStart,
 };
@@ -19,6 +22,8 @@ use crate::timeline::{Event, FieldValue};
 use message::{Class, StunMessage};
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use turn::{Turn, Via};
 
 /// Transactions kept in the report per flow.
 const MAX_TRANSACTIONS: usize = 20_000;
@@ -113,12 +118,28 @@ struct Transaction {
     lifetime: Option<u32>,
     /// The ICE pair a Binding check belongs to.
     pair: Option<String>,
+    /// Capture time of the first response.
+    response_ts: Option<Timestamp>,
+    /// LIFETIME of the request (the granted one is `lifetime`).
+    requested_lifetime: Option<u32>,
+    /// XOR-RELAYED-ADDRESS of the response.
+    relayed: Option<String>,
+    /// XOR-PEER-ADDRESS of the request or indication.
+    peer: Option<String>,
+    /// CHANNEL-NUMBER of a ChannelBind.
+    channel: Option<u16>,
+    /// How a relayed message crossed the 5-tuple (`channel_data`, `send_indication`, …).
+    via: Option<&'static str>,
 }
 
 #[derive(Debug, Clone, Default)]
 struct Pair {
     /// Sender of the checks (ICE: the controlling or controlled agent checking this pair).
     local_dir: Option<Direction>,
+    /// The checking agent's candidate (the checks' source) and the one it checks (their
+    /// destination); for checks relayed through TURN, the relayed and peer addresses.
+    local: Option<SocketAddr>,
+    remote: Option<SocketAddr>,
     ufrag: String,
     checks: u64,
     answered: u64,
@@ -140,6 +161,14 @@ struct Dtls {
     finished: PerDir<Option<Timestamp>>,
     content: BTreeMap<&'static str, u64>,
     alerts: u64,
+    /// The DTLS client's direction and ClientHello random (RFC 6347 §4.2.1: the same in a
+    /// ClientHello repeated with a cookie).
+    client_random: Option<(Direction, [u8; 32])>,
+    /// The MKI length use_srtp selected.
+    srtp_mki_len: u8,
+    /// SRTP master keys exported from a key-logged master secret: (client write, server
+    /// write). Secrets: reported only with `--show-secrets`.
+    srtp_keys: Option<(srtp::MasterKey, srtp::MasterKey)>,
 }
 
 /// The demultiplexing dissector of a WebRTC/TURN 5-tuple.
@@ -159,6 +188,10 @@ pub struct WebRtcMux {
     stream_errors: u64,
     /// TCP: whether each direction uses RFC 4571 length framing (ICE-TCP), once known.
     framed: PerDir<Option<bool>>,
+    /// TURN allocation, channels and relayed payloads.
+    turn: Turn,
+    /// DTLS handshake messages (fragments reassembled), cookies, retransmitted flights.
+    handshakes: Option<handshake::Handshakes>,
 }
 
 fn hex12(id: &[u8; 12]) -> String {
@@ -188,28 +221,64 @@ fn srtp_profile_name(p: u16) -> String {
 }
 
 impl WebRtcMux {
-    /// One packet of the 5-tuple (or relayed inside TURN), demultiplexed by its first byte.
-    fn packet(&mut self, ctx: &mut Ctx<'_>, dir: Direction, d: &[u8], ts: Timestamp, depth: u8) {
-        match d.first() {
-            Some(0..=3) => self.stun(ctx, dir, d, ts, depth),
-            Some(20..=63) => self.dtls(ctx, dir, d, ts),
-            Some(64..=79) if depth == 0 => {
-                // TURN ChannelData (RFC 8656 §12.4): channel, length, data.
-                self.channel_data += 1;
-                let len = usize::from(be16(d, 2).unwrap_or(0));
-                if let Some(inner) = d.get(4..4 + len) {
-                    self.packet(ctx, dir, inner, ts, depth + 1);
-                }
-            }
-            Some(128..=191) => self.media.on_datagram(ctx, dir, d, ts),
-            _ => self.other += 1,
+    /// One packet of the 5-tuple, demultiplexed by its first byte (RFC 7983 §7), then counted
+    /// by what it was: a packet of the 5-tuple that is none of these is `unclassified`; one
+    /// relayed inside TURN (`via`) counts among the relayed kinds instead.
+    fn packet(&mut self, ctx: &mut Ctx<'_>, dir: Direction, d: &[u8], ts: Timestamp, via: Option<&Via>) {
+        let kind = self.demux(ctx, dir, d, ts, via);
+        match via {
+            Some(_) => self.turn.count(kind),
+            None if kind == "other" => self.other += 1,
+            None => {}
         }
     }
 
-    fn stun(&mut self, ctx: &mut Ctx<'_>, dir: Direction, d: &[u8], ts: Timestamp, depth: u8) {
+    /// Hands a packet to its dissector; what it was (`stun`, `dtls`, `channel_data`, `rtp`,
+    /// `rtcp`, or `other`).
+    fn demux(&mut self, ctx: &mut Ctx<'_>, dir: Direction, d: &[u8], ts: Timestamp, via: Option<&Via>) -> &'static str {
+        match d.first() {
+            Some(0..=3) => {
+                let stun = self.stun(ctx, dir, d, ts, via);
+                if stun {
+                    "stun"
+                } else {
+                    "other"
+                }
+            }
+            Some(20..=63) => {
+                self.dtls(ctx, dir, d, ts);
+                self.handshakes.get_or_insert_with(Default::default).datagram(ctx, dir, d, ts);
+                "dtls"
+            }
+            Some(&b) if turn::is_channel_byte(b) && via.is_none() => {
+                // TURN ChannelData (RFC 8656 §12.4), not nested.
+                let Some((channel, inner)) = turn::channel_data(d) else { return "other" };
+                self.channel_data += 1;
+                let via = self.turn.via_channel(channel, dir, inner.len());
+                self.packet(ctx, dir, inner, ts, Some(&via));
+                "channel_data"
+            }
+            Some(128..=191) => {
+                self.media.on_datagram(ctx, dir, d, ts);
+                if super::rtp::is_rtcp(d) {
+                    "rtcp"
+                } else {
+                    "rtp"
+                }
+            }
+            _ => "other",
+        }
+    }
+
+    /// A STUN message (relayed through TURN when `via` is set); false when `d` is not one: it
+    /// must carry the magic cookie or be an RFC 3489 message (see [`message::plausible`]), and
+    /// a relayed one must fill its DATA attribute or ChannelData exactly.
+    fn stun(&mut self, ctx: &mut Ctx<'_>, dir: Direction, d: &[u8], ts: Timestamp, via: Option<&Via>) -> bool {
+        if !message::plausible(d, via.is_some()) {
+            return false;
+        }
         let Some(m) = message::parse(d) else {
-            self.other += 1;
-            return;
+            return false;
         };
         if m.fingerprint_ok == Some(false) {
             self.fingerprint_failures += 1;
@@ -219,13 +288,20 @@ impl WebRtcMux {
         let name = format!("stun.{}.{}", message::method_name(m.method), class.name());
         let mut ev = Event::new(ts, Some(ctx.flow), "stun", name, Some(dir))
             .with("transaction_id", FieldValue::Str(hex12(&m.transaction_id)));
+        if let Some(v) = via {
+            ev.fields.push(("via", FieldValue::Str(v.name().into())));
+        }
         match class {
             Class::Request | Class::Indication => {
+                if via.is_none() {
+                    self.turn.request(&m);
+                }
                 if let Some(data) = m.data {
                     // A TURN Send/Data indication carries a packet: demultiplex it too.
                     self.relayed += 1;
-                    if depth == 0 {
-                        self.packet(ctx, dir, data, ts, depth + 1);
+                    if via.is_none() {
+                        let inner = self.turn.via_indication(dir, m.peer);
+                        self.packet(ctx, dir, data, ts, Some(&inner));
                     }
                 }
                 if class == Class::Request {
@@ -236,9 +312,9 @@ impl WebRtcMux {
                             }
                         }
                         None => {
-                            self.new_transaction(&m, class, dir, ts);
+                            self.new_transaction(&m, class, dir, ts, via);
                             if m.method == 1 {
-                                let pair = self.check(ctx, dir, &m, ts);
+                                let pair = self.check(ctx, dir, &m, ts, via);
                                 if let Some(t) = self.transactions.last_mut() {
                                     t.pair = pair;
                                 }
@@ -246,17 +322,22 @@ impl WebRtcMux {
                         }
                     }
                 } else {
-                    self.new_transaction(&m, class, dir, ts);
+                    self.new_transaction(&m, class, dir, ts, via);
                 }
             }
             Class::Success | Class::Error => {
+                if via.is_none() {
+                    self.turn.response(&m, class);
+                }
                 if let Some((ms, i)) = self.pending.reply(&m.transaction_id, ts) {
                     ev.latency_ms = Some(ms);
                     ctx.latency.add("stun", "rtt_ms", ms);
                     if let Some(t) = self.transactions.get_mut(i) {
                         t.rtt_ms = Some(ms);
+                        t.response_ts = Some(ts);
                         t.error_code = m.error_code;
                         t.mapped = m.mapped.map(|a| a.to_string());
+                        t.relayed = m.relayed.map(|a| a.to_string());
                         t.lifetime = m.lifetime;
                         if class == Class::Success && t.method == 1 {
                             if let Some(p) = t.pair.as_ref().and_then(|k| self.pairs.get_mut(k)) {
@@ -270,7 +351,7 @@ impl WebRtcMux {
                     }
                 } else {
                     // A response whose request was not captured.
-                    self.new_transaction(&m, class, dir, ts);
+                    self.new_transaction(&m, class, dir, ts, via);
                 }
             }
         }
@@ -278,13 +359,14 @@ impl WebRtcMux {
             ev.fields.push(("error_code", FieldValue::U64(u64::from(c))));
         }
         ctx.emit(ev);
+        true
     }
 
     fn pending_index(&mut self, id: &[u8; 12]) -> Option<usize> {
         self.transactions.iter().rposition(|t| &t.id == id && t.rtt_ms.is_none() && t.class == Class::Request)
     }
 
-    fn new_transaction(&mut self, m: &StunMessage<'_>, class: Class, dir: Direction, ts: Timestamp) {
+    fn new_transaction(&mut self, m: &StunMessage<'_>, class: Class, dir: Direction, ts: Timestamp, via: Option<&Via>) {
         if self.transactions.len() >= MAX_TRANSACTIONS {
             return;
         }
@@ -303,18 +385,44 @@ impl WebRtcMux {
             retransmissions: 0,
             lifetime: m.lifetime,
             pair: None,
+            response_ts: None,
+            requested_lifetime: if class == Class::Request { m.lifetime } else { None },
+            relayed: m.relayed.map(|a| a.to_string()),
+            peer: m.peer.map(|a| a.to_string()),
+            channel: m.channel,
+            via: via.map(Via::name),
         });
     }
 
-    /// An ICE connectivity check (RFC 8445 §7.1): a Binding request with USERNAME.
-    fn check(&mut self, _ctx: &mut Ctx<'_>, dir: Direction, m: &StunMessage<'_>, ts: Timestamp) -> Option<String> {
+    /// An ICE connectivity check (RFC 8445 §7.2.4): a Binding request with USERNAME, sent from
+    /// the checking agent's local candidate to the remote one. On the 5-tuple those are the
+    /// sender's and receiver's addresses; relayed through TURN (`via`), the allocation's
+    /// relayed address and the peer's (RFC 8445 §5.1.1.2: the relayed candidate).
+    fn check(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        dir: Direction,
+        m: &StunMessage<'_>,
+        ts: Timestamp,
+        via: Option<&Via>,
+    ) -> Option<String> {
         let user = m.username.as_ref()?;
-        let key = format!("{}|{}", dir.as_str(), user);
+        let (local, remote) = match via {
+            Some(v) => v.endpoints(dir),
+            None => match dir {
+                Direction::C2S => (Some(ctx.client), Some(ctx.server)),
+                Direction::S2C => (Some(ctx.server), Some(ctx.client)),
+            },
+        };
+        let addr = |a: Option<SocketAddr>| a.map_or_else(|| "?".to_string(), |a| a.to_string());
+        let key = format!("{}|{}|{}|{}", dir.as_str(), addr(local), addr(remote), user);
         if !self.pairs.contains_key(&key) && self.pairs.len() >= MAX_PAIRS {
             return None;
         }
         let p = self.pairs.entry(key.clone()).or_default();
         p.local_dir = Some(dir);
+        p.local = local;
+        p.remote = remote;
         p.ufrag.clone_from(user);
         p.checks += 1;
         p.priority = m.priority.or(p.priority);
@@ -328,6 +436,7 @@ impl WebRtcMux {
 
     fn dtls(&mut self, ctx: &mut Ctx<'_>, dir: Direction, d: &[u8], ts: Timestamp) {
         let st = self.dtls.get_or_insert_with(Dtls::default);
+        let mut server_hello = None;
         // Records (RFC 6347 §4.1): type, version, epoch, 48-bit sequence, length, fragment.
         let mut off = 0usize;
         while let (Some(&ct), Some(ver), Some(epoch), Some(len)) =
@@ -352,17 +461,28 @@ impl WebRtcMux {
                 // fragment_offset, fragment_length, then the body.
                 let hs_type = frag.first().copied();
                 let body = frag.get(12..).unwrap_or(&[]);
+                let fragment_offset = super::rtmp::be24(frag, 6);
                 match hs_type {
-                    Some(1) if st.first_client_hello.is_none() => {
-                        st.first_client_hello = Some(ts);
-                        ctx.emit(Event::new(ts, Some(ctx.flow), "dtls", "dtls.handshake.client_hello", Some(dir)));
+                    Some(1) => {
+                        // client_version(2) then the 32-byte random, in the first fragment.
+                        let random = body.get(2..34).and_then(|r| <[u8; 32]>::try_from(r).ok());
+                        if let (Some(0), Some(r)) = (fragment_offset, random) {
+                            st.client_random = Some((dir, r));
+                        }
+                        if st.first_client_hello.is_none() {
+                            st.first_client_hello = Some(ts);
+                            ctx.emit(Event::new(ts, Some(ctx.flow), "dtls", "dtls.handshake.client_hello", Some(dir)));
+                        }
                     }
                     Some(2) => {
                         // DTLS ServerHello has no cookie: the TLS parser reads it as is.
                         if let Some(h) = super::tls::hello::parse(body, false) {
                             st.version = Some(h.versions.first().copied().unwrap_or(h.legacy_version));
                             st.cipher = h.cipher_suites.first().copied();
-                            st.srtp_profile = use_srtp(body);
+                            let (profile, mki) = use_srtp(body).unzip();
+                            st.srtp_profile = profile;
+                            st.srtp_mki_len = mki.unwrap_or(0);
+                            server_hello = Some(h.random);
                         }
                         ctx.emit(Event::new(ts, Some(ctx.flow), "dtls", "dtls.handshake.server_hello", Some(dir)));
                     }
@@ -383,11 +503,45 @@ impl WebRtcMux {
             }
             off += 13 + len;
         }
+        if let Some(server_random) = server_hello {
+            self.srtp_keys(ctx, &server_random, ts);
+        }
+    }
+
+    /// After a ServerHello that negotiated use_srtp: mark the media as SRTP and, with the
+    /// association's master secret in the key log, export its SRTP keys (RFC 5764 §4.2).
+    fn srtp_keys(&mut self, ctx: &mut Ctx<'_>, server_random: &[u8; 32], ts: Timestamp) {
+        let Some(st) = self.dtls.as_mut() else { return };
+        let Some(code) = st.srtp_profile else { return };
+        self.media.set_srtp_hint();
+        let Some(profile) = srtp::Profile::from_dtls(code) else { return };
+        // The exporter here is the TLS 1.2 PRF: DTLS 1.2 only.
+        let (Some(0xfefd), Some(suite), Some((client_dir, client_random))) = (st.version, st.cipher, st.client_random)
+        else {
+            return;
+        };
+        let Some(master) = ctx.keylog.and_then(|k| k.get(&client_random)).and_then(|s| s.master.as_deref()) else {
+            return;
+        };
+        let hash = srtp::keys::prf_hash(suite);
+        let Some((mut c, mut s)) = srtp::keys::dtls_srtp_keys(profile, hash, master, &client_random, server_random)
+        else {
+            return;
+        };
+        c.mki_len = st.srtp_mki_len;
+        s.mki_len = st.srtp_mki_len;
+        st.srtp_keys = Some((c, s));
+        self.media.set_dtls_keys(client_dir, c, s);
+        ctx.emit(
+            Event::new(ts, Some(ctx.flow), "dtls", "dtls.srtp.keys_exported", Some(client_dir.flip()))
+                .with("srtp_profile", FieldValue::Str(profile.iana_name().into())),
+        );
     }
 }
 
-/// The SRTP protection profile a ServerHello selects (use_srtp, RFC 5764 §4.1.1).
-fn use_srtp(server_hello: &[u8]) -> Option<u16> {
+/// The SRTP protection profile a ServerHello selects and its MKI length (use_srtp,
+/// RFC 5764 §4.1.1).
+fn use_srtp(server_hello: &[u8]) -> Option<(u16, u8)> {
     // Skip version(2) random(32) session id, suite(2), compression(1) to the extensions.
     let sid = usize::from(*server_hello.get(34)?);
     let mut off = 35 + sid + 3;
@@ -397,8 +551,10 @@ fn use_srtp(server_hello: &[u8]) -> Option<u16> {
     while off + 4 <= end {
         let (t, l) = (be16(server_hello, off)?, usize::from(be16(server_hello, off + 2)?));
         if t == 14 {
-            // profiles<2..2^16-1>, then mki.
-            return be16(server_hello, off + 6);
+            // profiles<2..2^16-1>, then srtp_mki<0..255>.
+            let list = usize::from(be16(server_hello, off + 4)?);
+            let mki = server_hello.get(off + 6 + list).copied().unwrap_or(0);
+            return Some((be16(server_hello, off + 6)?, mki));
         }
         off += 4 + l;
     }
@@ -407,7 +563,7 @@ fn use_srtp(server_hello: &[u8]) -> Option<u16> {
 
 impl DatagramDissector for WebRtcMux {
     fn on_datagram(&mut self, ctx: &mut Ctx<'_>, dir: Direction, data: &[u8], ts: Timestamp) {
-        self.packet(ctx, dir, data, ts, 0);
+        self.packet(ctx, dir, data, ts, None);
     }
 
     fn extra_reports(&self, flow: FlowId, show: bool) -> Vec<(&'static str, Value)> {
@@ -445,12 +601,12 @@ impl StreamDissector for WebRtcMux {
                     let Some(p) = rest.get(2..2 + framed_len) else {
                         return Progress::NeedMore { consumed: pos, needed: 2 + framed_len };
                     };
-                    self.packet(ctx, dir, p, ts, 0);
+                    self.packet(ctx, dir, p, ts, None);
                     pos += 2 + framed_len;
                     continue;
                 }
                 0..=3 => 20 + l,
-                64..=79 => (4 + l).div_ceil(4) * 4,
+                b if turn::is_channel_byte(b) => turn::channel_data_tcp_len(l),
                 _ => {
                     let Some(framed) = be16(rest, 0).map(usize::from) else {
                         return Progress::NeedMore { consumed: pos, needed: 2 };
@@ -462,13 +618,13 @@ impl StreamDissector for WebRtcMux {
                         self.stream_errors += 1;
                         return Progress::Done;
                     }
-                    self.packet(ctx, dir, p, ts, 0);
+                    self.packet(ctx, dir, p, ts, None);
                     pos += 2 + framed;
                     continue;
                 }
             };
             let Some(msg) = rest.get(..total) else { return Progress::NeedMore { consumed: pos, needed: total } };
-            self.packet(ctx, dir, msg, ts, 0);
+            self.packet(ctx, dir, msg, ts, None);
             pos += total;
         }
     }
@@ -485,6 +641,9 @@ impl StreamDissector for WebRtcMux {
                         "method": message::method_name(t.method), "class": t.class.name(),
                         "rtt_ms": t.rtt_ms.map(json_ms), "error_code": t.error_code,
                         "xor_mapped_address": t.mapped, "retransmissions": t.retransmissions, "lifetime_s": t.lifetime,
+                        "response_ts": t.response_ts.map(json_ts), "requested_lifetime_s": t.requested_lifetime,
+                        "xor_relayed_address": t.relayed, "xor_peer_address": t.peer,
+                        "channel": t.channel.map(|c| format!("0x{c:04x}")), "via": t.via,
                     }),
                 )
             })
@@ -493,14 +652,12 @@ impl StreamDissector for WebRtcMux {
             let mut rtts = p.rtts.clone();
             rtts.sort_by(f64::total_cmp);
             let median = rtts.get(rtts.len() / 2).copied();
-            let (local, remote) = match p.local_dir {
-                Some(Direction::S2C) => ("server", "client"),
-                _ => ("client", "server"),
-            };
             out.push((
                 "ice",
                 json!({
-                    "flow": flow, "local": local, "remote": remote,
+                    "flow": flow, "local": p.local.map(|a| a.to_string()), "remote": p.remote.map(|a| a.to_string()),
+                    // Which end of the 5-tuple sent the checks.
+                    "dir": p.local_dir.map(Direction::as_str),
                     "ufrag": super::rtmp::session::mask(&p.ufrag, show),
                     "checks": p.checks, "answered": p.answered, "rtt_ms": median.map(json_ms),
                     "priority": p.priority, "controlling": p.controlling,
@@ -513,25 +670,27 @@ impl StreamDissector for WebRtcMux {
                 (Some(a), Some(b), Some(s)) => json_ms(a.max(b).ms_since(s)),
                 _ => Value::Null,
             };
-            out.push((
-                "dtls",
-                json!({
-                    "flow": flow, "version": d.version.map(dtls_version),
-                    "cipher_suite": d.cipher.map(super::tls::hello::suite_name),
-                    "srtp_profile": d.srtp_profile.map(srtp_profile_name), "handshake_ms": handshake,
-                    "records": d.records, "content": d.content, "alerts": d.alerts,
-                }),
-            ));
-        }
-        let srtp = self.dtls.as_ref().is_some_and(|d| d.srtp_profile.is_some());
-        for (sec, mut v) in self.media.extra_reports(flow, show) {
-            if let (true, Some(o)) = (srtp, v.as_object_mut()) {
-                // Keyed by DTLS-SRTP: the payloads are encrypted, the headers are not.
-                o.insert(if sec == "rtp" { "srtp" } else { "srtcp" }.into(), json!(true));
-                o.insert("decrypted".into(), json!(0));
+            let key =
+                |k: &srtp::MasterKey| json!({"master_key": hex::encode(k.key()), "master_salt": hex::encode(k.salt())});
+            let keys = d
+                .srtp_keys
+                .as_ref()
+                .filter(|_| show)
+                .map(|(c, s)| json!({"client_write": key(c), "server_write": key(s)}));
+            let mut entry = json!({
+                "flow": flow, "version": d.version.map(dtls_version),
+                "cipher_suite": d.cipher.map(super::tls::hello::suite_name),
+                "srtp_profile": d.srtp_profile.map(srtp_profile_name), "handshake_ms": handshake,
+                "records": d.records, "content": d.content, "alerts": d.alerts,
+                "srtp_keys_exported": d.srtp_keys.is_some(),
+            });
+            if let (Some(k), Some(o)) = (keys, entry.as_object_mut()) {
+                o.insert("srtp_keys".into(), k);
             }
-            out.push((sec, v));
+            out.push(("dtls", entry));
         }
+        // The media reports itself as SRTP (DTLS-SRTP marked it so), with what it decrypted.
+        out.extend(self.media.extra_reports(flow, show));
         out.push((
             "webrtc_flows",
             json!({
@@ -540,6 +699,29 @@ impl StreamDissector for WebRtcMux {
                 "stream_errors": self.stream_errors,
             }),
         ));
+        self.annotate(&mut out);
         out
+    }
+}
+
+impl WebRtcMux {
+    /// Adds the TURN facts to the flow's `webrtc_flows` entry and the handshake messages to its
+    /// `dtls` entry.
+    fn annotate(&self, out: &mut [(&'static str, Value)]) {
+        for (sec, v) in out.iter_mut() {
+            match (*sec, v.as_object_mut()) {
+                ("webrtc_flows", Some(o)) => {
+                    for (k, val) in self.turn.report() {
+                        o.insert(k.into(), val);
+                    }
+                }
+                ("dtls", Some(_)) => {
+                    if let Some(h) = &self.handshakes {
+                        h.annotate(v);
+                    }
+                }
+                _ => {}
+            }
+        }
     }
 }

@@ -308,13 +308,26 @@ make_llhls() {
     cp "$WORK/llhls-origin.json" "${name%.pcap}.origin.json"
 }
 
+# fixtures: the flow, HTTP and media fixtures every sample has, and the live HLS
+# ones (hls-live-fixture.py: .pdt.json, and .llhls.json for the LL-HLS capture).
+make_fixtures() {
+    log "fixtures"
+    mkdir -p fixtures
+    local caps=(./hls-live-pdt.pcap ./llhls-blocking.pcap)
+    chmod 0644 "${caps[@]}"
+    timeout 600 python3 tshark-fixture.py "${caps[@]}"
+    timeout 600 python3 http-fixture.py "${caps[@]}"
+    timeout 600 python3 ts-fixture.py "${caps[@]}"
+    timeout 600 python3 hls-live-fixture.py "${caps[@]}"
+}
+
 ALL=(live llhls)
 if [ $# -eq 0 ]; then set -- "${ALL[@]}" fixtures; fi
 for what in "$@"; do
     case $what in
     live) make_live ;;
     llhls) make_llhls ;;
-    fixtures) ;;
+    fixtures) make_fixtures ;;
     *) echo "unknown sample '$what' (known: ${ALL[*]} fixtures)" >&2; exit 2 ;;
     esac
 done

@@ -94,6 +94,8 @@ struct Exchange {
     uri: String,
     host: Option<String>,
     range: Option<String>,
+    /// The request's User-Agent: tells players behind one address apart (`hls_players`).
+    user_agent: Option<String>,
     status: Option<u16>,
     content_type: Option<String>,
     content_length: Option<u64>,
@@ -246,6 +248,7 @@ impl HttpDissector {
                         x.uri = uri.clone();
                         x.host = header(hs, "Host");
                         x.range = header(hs, "Range");
+                        x.user_agent = header(hs, "User-Agent");
                     }
                     self.waiting.push_back(i);
                     self.cur[dir] = Some(Current { framing, exchange: i, keep: 0 });
@@ -619,7 +622,7 @@ impl StreamDissector for HttpDissector {
                 let throughput = download.filter(|d| *d > 0.0).map(|d| json_ms(x.body_bytes as f64 * 8.0 / d));
                 json!({
                     "flow": flow, "ts": x.ts.map(json_ts), "method": x.method, "uri": x.uri, "host": x.host,
-                    "range": x.range, "status": x.status, "content_type": x.content_type,
+                    "range": x.range, "user_agent": x.user_agent, "status": x.status, "content_type": x.content_type,
                     "content_length": x.content_length, "content_encoding": x.content_encoding,
                     "body_bytes": x.body_bytes, "kind": if x.kind.is_empty() { "other" } else { x.kind },
                     "request_end_ts": x.request_end.map(json_ts), "response_start_ts": x.response_start.map(json_ts),

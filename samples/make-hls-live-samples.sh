@@ -201,7 +201,7 @@ check_capture() {
 }
 
 # ---------------------------------------------------------------------------
-# hls-live-pdt.pcap
+# hls-live-pdt.pcap (+ .hlsjs.json: what hls.js reported, wall-clock times)
 make_live() {
     local name=hls-live-pdt.pcap
     log "$name"
@@ -269,13 +269,12 @@ NGINX
     stop "$enc"
     stop "$nginx"
     ns_down
-    cp "$WORK/live.hlsjs.json" "$WORK/live-hlsjs-log.json"
-    log "hls.js: $(head -c 3000 "$WORK/live.hlsjs.json")"
     check_capture "$out"
     cp "$out" "$name"
+    cp "$WORK/live.hlsjs.json" "${name%.pcap}.hlsjs.json"
 }
 
-# llhls-blocking.pcap (+ .origin.json, what the origin did)
+# llhls-blocking.pcap (+ .origin.json: what the origin did; .hlsjs.json: what hls.js reported)
 make_llhls() {
     local name=llhls-blocking.pcap
     log "$name"
@@ -302,10 +301,10 @@ make_llhls() {
     capture_stop
     stop "$origin"
     ns_down
-    log "hls.js: $(head -c 2000 "$WORK/llhls.hlsjs.json")"
     check_capture "$out"
     cp "$out" "$name"
     cp "$WORK/llhls-origin.json" "${name%.pcap}.origin.json"
+    cp "$WORK/llhls.hlsjs.json" "${name%.pcap}.hlsjs.json"
 }
 
 # fixtures: the flow, HTTP and media fixtures every sample has, and the live HLS

@@ -46,7 +46,9 @@ fn live_latency_renditions_and_switches_equal_the_fixture() {
             assert_eq!(report_micros(&m["ts"]), tshark_micros(t["request_ts"].as_str().unwrap()), "{ua} {uri}");
             assert_eq!(m["rendition"], t["rendition"], "{ua} {uri} rendition");
             let want = ms_micros(&t["live_latency_ms"]);
-            let got = m["live_latency_ms"].is_number().then(|| (m["live_latency_ms"].as_f64().unwrap() * 1000.0).round() as i64);
+            let got = m["live_latency_ms"]
+                .is_number()
+                .then(|| (m["live_latency_ms"].as_f64().unwrap() * 1000.0).round() as i64);
             assert_eq!(got, want, "{ua} {uri} live latency µs");
             latencies += usize::from(want.is_some());
         }
@@ -79,7 +81,10 @@ fn reloads_per_player() {
         .as_array()
         .unwrap()
         .iter()
-        .filter(|m| m["kind"] == "request" && m["uri"].as_str().is_some_and(|u| u.split('?').next().unwrap_or("").ends_with(".m3u8")))
+        .filter(|m| {
+            m["kind"] == "request"
+                && m["uri"].as_str().is_some_and(|u| u.split('?').next().unwrap_or("").ends_with(".m3u8"))
+        })
         .count();
     let fetched: u64 = rep["hls_players"]
         .as_array()

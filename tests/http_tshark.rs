@@ -51,8 +51,10 @@ fn compare(capture: &Path, fixture: &Path) -> Vec<String> {
         // Two connections can complete responses in frames of the same µs (loopback): take
         // the one that agrees, if any.
         let fields = [("status", "status"), ("content_type", "content_type"), ("content_length", "content_length")];
-        let same_time: Vec<&Value> =
-            ours.iter().filter(|x| x["response_end_ts"].is_number() && report_micros(&x["response_end_ts"]) == at).collect();
+        let same_time: Vec<&Value> = ours
+            .iter()
+            .filter(|x| x["response_end_ts"].is_number() && report_micros(&x["response_end_ts"]) == at)
+            .collect();
         let found = same_time
             .iter()
             .find(|x| fields.iter().all(|(k, t)| x[*k] == r[*t]))

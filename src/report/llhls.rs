@@ -9,6 +9,11 @@ use super::{json_ms, micros_of};
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 
+/// A field of a parsed playlist's `low_latency` object (null when absent).
+pub fn ll_field<'a>(playlist: &'a Value, key: &str) -> &'a Value {
+    playlist.get("low_latency").and_then(|l| l.get(key)).unwrap_or(&Value::Null)
+}
+
 /// The delivery directives of a playlist request (§6.2.5.1): `_HLS_msn` and `_HLS_part`.
 pub fn directives(uri: &str) -> Option<(u64, Option<u64>)> {
     let query = uri.split_once('?')?.1.split('#').next().unwrap_or("");
@@ -25,16 +30,14 @@ type Pos = (u64, u64);
 /// Segment asks for part 0 of the next segment.
 pub fn satisfied(playlist: &Value, msn: u64, part: Option<u64>) -> bool {
     let complete = playlist["segments"].as_array().into_iter().flatten().filter_map(|s| s["msn"].as_u64()).max();
-    let parts: Vec<Pos> = playlist["low_latency"]["part_list"]
+    let parts: Vec<Pos> = ll_field(playlist, "part_list")
         .as_array()
         .into_iter()
         .flatten()
         .filter_map(|p| Some((p["msn"].as_u64()?, p["part"].as_u64()?)))
         .collect();
     let latest_part = parts.iter().max().copied();
-    let reached = |want: Pos| {
-        complete.is_some_and(|c| c >= want.0) || latest_part.is_some_and(|p| p >= want)
-    };
+    let reached = |want: Pos| complete.is_some_and(|c| c >= want.0) || latest_part.is_some_and(|p| p >= want);
     match part {
         None => complete.is_some_and(|c| c >= msn),
         Some(m) => {
@@ -92,11 +95,10 @@ impl LowLatency {
 
     /// The parts a playlist from `rendition` lists.
     pub fn listed(&mut self, rendition: &str, playlist: &Value, resolve: impl Fn(&str) -> String) {
-        let ll = &playlist["low_latency"];
-        if let Some(t) = ll["part_target_s"].as_f64() {
+        if let Some(t) = ll_field(playlist, "part_target_s").as_f64() {
             self.part_target.insert(rendition.to_string(), t);
         }
-        for p in ll["part_list"].as_array().into_iter().flatten() {
+        for p in ll_field(playlist, "part_list").as_array().into_iter().flatten() {
             let (Some(u), Some(msn), Some(i)) = (p["uri"].as_str(), p["msn"].as_u64(), p["part"].as_u64()) else {
                 continue;
             };

@@ -182,12 +182,12 @@ fn player(client: &str, ua: &str, xs: &[&Value], parsed: &BTreeMap<(u64, i64), &
                     let duration_s = s["duration_s"].as_f64().unwrap_or(0.0);
                     listed.insert(resolve(uri, su), Listed { rendition: rendition.clone(), duration_s, pdt_us: pdt });
                 }
-                for part in p["low_latency"]["part_list"].as_array().into_iter().flatten() {
+                for part in super::llhls::ll_field(p, "part_list").as_array().into_iter().flatten() {
                     let Some(pu) = part["uri"].as_str() else { continue };
                     let duration_s = part["duration_s"].as_f64().unwrap_or(0.0);
                     listed.insert(resolve(uri, pu), Listed { rendition: rendition.clone(), duration_s, pdt_us: None });
                 }
-                match p["low_latency"]["preload_hint"].as_str() {
+                match super::llhls::ll_field(p, "preload_hint").as_str() {
                     Some(h) => hints.insert(rendition.clone(), resolve(uri, h)),
                     None => hints.remove(&rendition),
                 };
@@ -224,7 +224,10 @@ fn player(client: &str, ua: &str, xs: &[&Value], parsed: &BTreeMap<(u64, i64), &
                 }
                 // Live latency (RFC 8216 §4.3.2.6): the segment's last byte minus the end of its
                 // media time, EXT-X-PROGRAM-DATE-TIME + EXTINF, from the latest playlist listing it.
-                let latency = match (info.and_then(|i| i.pdt_us.zip(Some(i.duration_s))), super::micros_of(&x["response_end_ts"])) {
+                let latency = match (
+                    info.and_then(|i| i.pdt_us.zip(Some(i.duration_s))),
+                    super::micros_of(&x["response_end_ts"]),
+                ) {
                     (Some((pdt, d)), Some(end)) => Some(json_ms((end - pdt - duration_us(d)) as f64 / 1000.0)),
                     _ => None,
                 };

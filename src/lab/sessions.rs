@@ -587,11 +587,12 @@ fn players(engine: &Engine, report: &Value, tap: &LabTap, out: &mut Vec<Session>
 /// Median live latency from EXT-X-PROGRAM-DATE-TIME (report section `hls_players`).
 fn pdt_latency(report: &Value, client_ip: &str) -> Option<Metric> {
     let players = section(report, "hls_players");
-    let p = players.iter().find(|p| p.get("client").and_then(Value::as_str) == Some(client_ip))?;
-    let v: Vec<f64> = p
-        .get("segments")?
-        .as_array()?
+    // Every player at that address (players behind one address differ by User-Agent).
+    let v: Vec<f64> = players
         .iter()
+        .filter(|p| p.get("client").and_then(Value::as_str) == Some(client_ip))
+        .filter_map(|p| p.get("segments").and_then(Value::as_array))
+        .flatten()
         .filter_map(|s| s.get("live_latency_ms").and_then(Value::as_f64))
         .collect();
     let n = v.len();

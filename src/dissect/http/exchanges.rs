@@ -32,6 +32,8 @@ struct Exchange {
     uri: String,
     host: Option<String>,
     range: Option<String>,
+    /// The request's User-Agent: tells players behind one address apart (`hls_players`).
+    user_agent: Option<String>,
     status: Option<u16>,
     content_type: Option<String>,
     content_length: Option<u64>,
@@ -124,6 +126,8 @@ pub struct RequestHead {
     pub host: Option<String>,
     /// Range header.
     pub range: Option<String>,
+    /// User-Agent header (HTTP/3: `user-agent`).
+    pub user_agent: Option<String>,
 }
 
 /// A final response head.
@@ -198,6 +202,7 @@ impl Exchanges {
             x.uri = r.uri;
             x.host = r.host;
             x.range = r.range;
+            x.user_agent = r.user_agent;
         }
         Some(i)
     }
@@ -392,7 +397,7 @@ impl Exchanges {
                 json!({
                     "flow": flow, "version": if x.version.is_empty() { Value::Null } else { json!(x.version) },
                     "ts": x.ts.map(json_ts), "method": x.method, "uri": x.uri, "host": x.host,
-                    "range": x.range, "status": x.status, "content_type": x.content_type,
+                    "range": x.range, "user_agent": x.user_agent, "status": x.status, "content_type": x.content_type,
                     "content_length": x.content_length, "content_encoding": x.content_encoding,
                     "body_bytes": x.body_bytes, "kind": if x.kind.is_empty() { "other" } else { x.kind },
                     "request_end_ts": x.request_end.map(json_ts), "response_start_ts": x.response_start.map(json_ts),

@@ -137,6 +137,7 @@ impl HttpDissector {
                     uri: req.path.unwrap_or("").to_string(),
                     host: header(hs, "Host"),
                     range: header(hs, "Range"),
+                    user_agent: header(hs, "User-Agent"),
                 };
                 if let Some(i) = self.exchanges.request(ctx, dir, head) {
                     self.waiting.push_back(i);

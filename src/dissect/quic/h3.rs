@@ -318,6 +318,7 @@ impl H3 {
                     uri: get(":path").unwrap_or_default(),
                     host: get(":authority").or_else(|| get("host")),
                     range: get("range"),
+                    user_agent: get("user-agent"),
                 };
                 rs.exchange = self.exchanges.request(ctx, dir, head);
             }

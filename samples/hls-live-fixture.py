@@ -193,14 +193,20 @@ def main(argv):
                 if resp and resp["body"] is not None and resp["end_us"] is not None:
                     steps.append((resp["end_us"], 0, "playlist", q))
             steps.sort(key=lambda s: (s[0], s[1], s[3]["frame"]))
-            listed, segments, switches, last = {}, [], [], None
+            listed, segments, switches, last, edge = {}, [], [], None, {}
             reloads, parts, hints = [], {}, {}
             for _, _, kind, q in steps:
                 path = q["uri"].split("?")[0]
                 if kind == "playlist":
-                    segs, pts = parse_playlist(q["response"]["body"])
+                    body = q["response"]["body"]
+                    segs, pts = parse_playlist(body)
                     for u, msn, dur, pdt in segs:
                         listed[resolve(q["uri"], u)] = (path, dur, pdt)
+                    # The live edge: the latest live playlist's segments of this rendition.
+                    if "#EXT-X-ENDLIST" in body or "#EXT-X-PLAYLIST-TYPE:VOD" in body:
+                        edge.pop(path, None)
+                    else:
+                        edge[path] = [resolve(q["uri"], u) for u, _, _, _ in segs]
                     for u, msn, i in pts:
                         listed.setdefault(resolve(q["uri"], u), (path, None, None))
                         e = parts.setdefault(resolve(q["uri"], u), {"uri": resolve(q["uri"], u), "msn": msn,
@@ -236,9 +242,11 @@ def main(argv):
                 if last is not None and rendition != last:
                     switches.append({"ts": ts(q["us"]), "from": last, "to": rendition})
                 last = rendition
+                lst = edge.get(rendition, [])
+                dist = len(lst) - 1 - lst.index(path) if path in lst else None
                 seg = {"uri": q["uri"], "request_ts": ts(q["us"]), "rendition": rendition,
                        "duration_us": dur, "program_date_time_us": pdt, "response_end_ts": None,
-                       "live_latency_ms": None}
+                       "live_latency_ms": None, "live_edge_distance": dist}
                 if resp and resp["end_us"] is not None:
                     seg["response_end_ts"] = ts(resp["end_us"])
                     if pdt is not None:

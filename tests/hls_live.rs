@@ -50,6 +50,8 @@ fn live_latency_renditions_and_switches_equal_the_fixture() {
                 .is_number()
                 .then(|| (m["live_latency_ms"].as_f64().unwrap() * 1000.0).round() as i64);
             assert_eq!(got, want, "{ua} {uri} live latency µs");
+            // Segments behind the newest one of the latest live playlist the player had.
+            assert_eq!(m["live_edge_distance"], t["live_edge_distance"], "{ua} {uri} live edge distance");
             latencies += usize::from(want.is_some());
         }
         let sw: Vec<(i64, &Value, &Value)> = me["abr_switches"]

@@ -162,6 +162,9 @@ fn player(client: &str, ua: &str, xs: &[&Value], parsed: &BTreeMap<(u64, i64), &
     let mut switches = Vec::new();
     let mut last_rendition: Option<String> = None;
     let mut worst_ratio: Option<f64> = None;
+    // Per rendition: the latest live playlist's segments, in order (for the live edge distance).
+    let mut edge: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    let mut distances: Vec<i64> = Vec::new();
     for (at, _, step) in steps {
         match step {
             Step::Reload(x) => {
@@ -176,6 +179,15 @@ fn player(client: &str, ua: &str, xs: &[&Value], parsed: &BTreeMap<(u64, i64), &
                 let uri = x["uri"].as_str().unwrap_or("");
                 let rendition = path(uri);
                 targets.insert(rendition.clone(), p["target_duration_s"].as_f64());
+                if p["live"].as_bool() == Some(true) {
+                    let list = p["segments"].as_array().into_iter().flatten();
+                    edge.insert(
+                        rendition.clone(),
+                        list.filter_map(|s| s["uri"].as_str()).map(|u| resolve(uri, u)).collect(),
+                    );
+                } else {
+                    edge.remove(&rendition);
+                }
                 for s in p["segments"].as_array().into_iter().flatten() {
                     let Some(su) = s["uri"].as_str() else { continue };
                     let pdt = s["program_date_time"].as_str().and_then(parse_pdt);
@@ -231,10 +243,17 @@ fn player(client: &str, ua: &str, xs: &[&Value], parsed: &BTreeMap<(u64, i64), &
                     (Some((pdt, d)), Some(end)) => Some(json_ms((end - pdt - duration_us(d)) as f64 / 1000.0)),
                     _ => None,
                 };
+                // Live edge distance: how many segments the latest live playlist the player had
+                // lists after this one (0 = the newest segment).
+                let distance = rendition
+                    .as_ref()
+                    .and_then(|r| edge.get(r))
+                    .and_then(|list| list.iter().position(|u| *u == p).map(|i| (list.len() - 1 - i) as i64));
+                distances.extend(distance);
                 segments.push(json!({
                     "uri": x["uri"], "ts": x["ts"], "rendition": rendition, "duration_s": duration,
                     "download_ms": x["download_ms"], "download_ratio": ratio.map(json_ms),
-                    "live_latency_ms": latency,
+                    "live_latency_ms": latency, "live_edge_distance": distance,
                 }));
             }
         }
@@ -253,6 +272,8 @@ fn player(client: &str, ua: &str, xs: &[&Value], parsed: &BTreeMap<(u64, i64), &
             })
         })
         .collect();
+    distances.sort_unstable();
+    let median_distance = distances.get(distances.len() / 2).copied();
     let mut v = json!({
         "client": client,
         "user_agent": if ua.is_empty() { Value::Null } else { json!(ua) },
@@ -261,6 +282,7 @@ fn player(client: &str, ua: &str, xs: &[&Value], parsed: &BTreeMap<(u64, i64), &
         "abr_switches": switches,
         "worst_download_ratio": worst_ratio.map(json_ms),
         "keeping_up": worst_ratio.map(|w| w < 1.0),
+        "median_live_edge_distance": median_distance,
     });
     if let (Some(o), Some(l)) = (v.as_object_mut(), ll.to_json()) {
         o.insert("low_latency".into(), l);

@@ -713,6 +713,32 @@ make_hlsfmp4() {
 #     leaves TLS 1.3 off by default); one curl (OpenSSL, SSLKEYLOGFILE set,
 #     SNI streamscope.test via --resolve, ALPN http/1.1 only) fetches the
 #     playlist, then every segment on one keep-alive connection.
+# hls-gzip-chunked.pcap: nginx compresses the playlists on the fly (gzip, so the length is
+# unknown and HTTP/1.1 sends them chunked); curl asks for compression (--compressed) and
+# fetches the playlist and its segments on one keep-alive connection, then ffmpeg plays it.
+make_gzip() {
+    log "hls-gzip-chunked.pcap"
+    local www="$WORK/gzip-www"
+    mkdir -p "$www"
+    (cd "$www" && "${FF[@]}" "${VSRC[@]}" "${ASRC[@]}" -t 3 "${VENC[@]}" "${AENC[@]}" \
+        -f hls -hls_time 1 -hls_playlist_type vod -hls_segment_filename 'g%d.ts' g.m3u8)
+    chmod -R a+rX "$www"
+    start_nginx gzip "$(HTTP_SERVER_EXTRA="gzip on; gzip_min_length 0; gzip_types application/vnd.apple.mpegurl;" \
+        http_block "$www" 127.0.0.1:8096)"
+    wait_port 127.0.0.1 8096
+    local out="$WORK/hls-gzip-chunked.pcap" seg urls=()
+    capture_start gzip timeout 60 tcpdump -Z root -U --immediate-mode -B 65536 -n -i lo -w "$out" "tcp port 8096"
+    timeout 20 curl -sS --fail --compressed -o "$WORK/g.m3u8" http://127.0.0.1:8096/g.m3u8
+    for seg in $(grep -v '^#' "$WORK/g.m3u8"); do
+        urls+=(-o /dev/null "http://127.0.0.1:8096/$seg")
+    done
+    timeout 20 curl -sS --fail --compressed -o /dev/null http://127.0.0.1:8096/g.m3u8 "${urls[@]}"
+    "${FF[@]}" -i http://127.0.0.1:8096/g.m3u8 -c copy -f null -
+    capture_stop
+    stop "$NGINX_PID"
+    cp "$out" hls-gzip-chunked.pcap
+}
+
 make_https() {
     local name=hls-https-keylog
     log "$name.pcap + $name.keys"
@@ -799,7 +825,7 @@ check_all() {
              mixed-interfaces.pcapng tcp-midstream.pcap rtmps-publish-keylog.pcapng \
              rtmps12-publish-keylog.pcapng rtsp-play-udp.pcapng rtsp-play-tcp-interleaved.pcapng \
              rtsp-record.pcapng rtp-loss-jitter.pcap sip-call.pcap dash-vod.pcap hls-fmp4.pcap \
-             hls-https-keylog.pcap; do
+             hls-https-keylog.pcap hls-gzip-chunked.pcap; do
         [ -f "$f" ] || continue
         log "check $f"
         timeout 60 capinfos -t -E -T -c -s "$f" | sed 's/^/   /' >&2 || true
@@ -932,7 +958,7 @@ PY
     fi
 }
 
-ALL=(rtmp rtmp19350 hls rtp frag vlan mixed midstream rtmps rtmps12 rtsp rtsptcp rtsprec rtploss sip dash hlsfmp4 https)
+ALL=(rtmp rtmp19350 hls rtp frag vlan mixed midstream rtmps rtmps12 rtsp rtsptcp rtsprec rtploss sip dash hlsfmp4 https gzip)
 if [ $# -eq 0 ]; then set -- "${ALL[@]}"; fi
 for what in "$@"; do
     case $what in
@@ -954,21 +980,22 @@ for what in "$@"; do
     dash) make_dash ;;
     hlsfmp4) make_hlsfmp4 ;;
     https) make_https ;;
+    gzip) make_gzip ;;
     *) echo "unknown sample '$what' (known: ${ALL[*]})" >&2; exit 2 ;;
     esac
 done
 
 check_all
 log "fixtures"
-rm -rf fixtures
+# Fixtures are rewritten, not wiped: the other make-*-samples.sh scripts keep theirs here too.
 mkdir -p fixtures
 chmod 0644 ./*.pcap ./*.pcapng ./*.keys
 timeout 600 python3 tshark-fixture.py ./*.pcap ./*.pcapng
 timeout 600 python3 rtmp-fixture.py ./rtmp-*.pcap ./rtmp-*.pcapng
 timeout 600 python3 tls-fixture.py ./rtmps*.pcapng
-timeout 600 python3 ts-fixture.py ./hls-http-sll2.pcap ./dash-vod.pcap ./hls-fmp4.pcap
+timeout 600 python3 ts-fixture.py ./hls-http-sll2.pcap ./dash-vod.pcap ./hls-fmp4.pcap ./hls-gzip-chunked.pcap
 timeout 600 python3 http-fixture.py ./hls-http-sll2.pcap ./mixed-interfaces.pcapng ./udp-ip-fragments.pcap ./vlan-qinq.pcap \
-    ./dash-vod.pcap ./hls-fmp4.pcap
+    ./dash-vod.pcap ./hls-fmp4.pcap ./hls-gzip-chunked.pcap
 timeout 600 python3 http-fixture.py --keylog hls-https-keylog.keys ./hls-https-keylog.pcap
 timeout 600 python3 rtp-fixture.py ./rtsp-*.pcapng ./rtp-loss-jitter.pcap ./rtp-udp-random-port.pcap ./sip-call.pcap
 ls -l ./*.pcap ./*.pcapng ./*.keys fixtures >&2

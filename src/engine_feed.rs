@@ -134,10 +134,27 @@ impl Feed for EngineFeed {
         self.ui_waiting.store(true, Ordering::Relaxed);
         let engine = lock(&self.engine);
         self.ui_waiting.store(false, Ordering::Relaxed);
-        let mut report = crate::report::json::build(&engine, &summary);
+        // Everything but the flow list goes through the report; the flow rows come straight
+        // from the flow table (no JSON for 500,000 flows several times a second).
+        let mut report = serde_json::Value::Object(crate::report::json::base(&engine, &summary));
         crate::lab::attach(&engine, &mut report);
         let kept = engine.app.timeline.events();
         model.update(&report, kept.get(model.events.len()..).unwrap_or(&[]));
+        let records = engine.flows.records();
+        model.flows.truncate(records.len());
+        for (i, r) in records.iter().enumerate() {
+            let anomalies = engine.app.anomalies(r.id);
+            match model.flows.get_mut(i) {
+                // Unchanged since the last look: no strings formatted again.
+                Some(old)
+                    if old.id == u64::from(r.id)
+                        && old.packets == (r.dirs.c2s.packets, r.dirs.s2c.packets)
+                        && old.anomalies == anomalies
+                        && old.protocol == r.protocol => {}
+                Some(old) => *old = crate::tui::model::FlowRow::from_record(r, anomalies),
+                None => model.flows.push(crate::tui::model::FlowRow::from_record(r, anomalies)),
+            }
+        }
         model.progress = match (self.final_seen, self.live, self.file_size) {
             (true, _, _) => "done".into(),
             (false, true, _) => "capturing".into(),

@@ -227,3 +227,46 @@ fn pcapng_with_several_sections_reads_every_section() {
     assert_eq!(e.capture.malformed, 0);
     assert_eq!(e.flows.records().len(), ea.flows.records().len() + eb.flows.records().len());
 }
+
+/// pcapng blocks a reader does not know are skipped; a block whose length is corrupt ends the
+/// reading with a warning and the report of what was read (exit 0).
+#[test]
+fn bogus_pcapng_blocks_are_skipped_or_end_with_a_warning() {
+    let sample = root().join("samples").join("rtsp-play-udp.pcapng");
+    let bytes = std::fs::read(&sample).unwrap();
+    let (_, pkts) = packets_of(&sample);
+    // Walk the blocks (little-endian section), inserting an unknown block after the third.
+    let mut out = Vec::new();
+    let mut at = 0usize;
+    let mut n = 0;
+    while at + 8 <= bytes.len() {
+        let len = u32::from_le_bytes(bytes[at + 4..at + 8].try_into().unwrap()) as usize;
+        out.extend_from_slice(&bytes[at..at + len]);
+        at += len;
+        n += 1;
+        if n == 3 {
+            // Block type 0x0BAD0BAD, 16 bytes: type, length, 4 bytes of body, length.
+            out.extend_from_slice(&0x0BAD_0BADu32.to_le_bytes());
+            out.extend_from_slice(&16u32.to_le_bytes());
+            out.extend_from_slice(b"junk");
+            out.extend_from_slice(&16u32.to_le_bytes());
+        }
+    }
+    let p = tmp("unknown-block.pcapng");
+    std::fs::write(&p, &out).unwrap();
+    let (e, _) = analyse(&p, Config::default());
+    assert_eq!(e.capture.packets as usize, pkts.len(), "the unknown block is skipped");
+    // A block claiming 0xfffffff0 bytes in the middle: what came before is reported.
+    let mut cut = bytes[..bytes.len() / 2].to_vec();
+    cut.extend_from_slice(&6u32.to_le_bytes());
+    cut.extend_from_slice(&0xffff_fff0u32.to_le_bytes());
+    cut.extend_from_slice(&[0u8; 64]);
+    let p = tmp("bad-length.pcapng");
+    std::fs::write(&p, &cut).unwrap();
+    let o = bin().arg(&p).args(["--report", "json"]).output().unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let r: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let read = r["capture"]["packets"].as_u64().unwrap();
+    assert!(read > 0 && (read as usize) < pkts.len(), "{read}");
+    assert!(String::from_utf8_lossy(&o.stderr).contains("warning"), "{}", String::from_utf8_lossy(&o.stderr));
+}

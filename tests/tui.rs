@@ -570,3 +570,30 @@ fn half_a_million_flows_scroll_and_only_the_window_is_drawn() {
     let text = screen(&mut st, 120, 30);
     assert!(text.contains("│0 ") && !text.contains("499999"), "{text}");
 }
+
+/// The UI builds flow rows straight from the flow table while reading; they must be the rows
+/// the JSON report gives.
+#[test]
+fn flow_rows_from_the_table_equal_the_reports() {
+    for sample in ["rtmp-publish-play.pcapng", "rtsp-play-udp.pcapng", "hls-http-sll2.pcap"] {
+        let path = root().join("samples").join(sample);
+        let (engine, summary) = analyse(&path, Config::default());
+        let report = streamscope::report::json::build(&engine, &summary);
+        let from_json = Model::new(sample, &report, &[]).flows;
+        let direct: Vec<_> = engine
+            .flows
+            .records()
+            .iter()
+            .map(|r| streamscope::tui::model::FlowRow::from_record(r, engine.app.anomalies(r.id)))
+            .collect();
+        assert_eq!(from_json.len(), direct.len());
+        for (a, b) in from_json.iter().zip(&direct) {
+            assert_eq!(
+                (a.id, &a.protocol, &a.client, &a.server, a.packets, a.bytes, a.anomalies, a.span_us),
+                (b.id, &b.protocol, &b.client, &b.server, b.packets, b.bytes, b.anomalies, b.span_us),
+                "{sample}"
+            );
+            assert!((a.duration_s - b.duration_s).abs() < 2e-6, "{sample}");
+        }
+    }
+}

@@ -150,7 +150,7 @@ fn ingests<'a>(report: &Value, tap: &'a LabTap) -> Vec<Ingest<'a>> {
 /// Delivered units: HLS/DASH media segments with a video start, and RTMP play keyframes.
 fn units(engine: &Engine, report: &Value, tap: &LabTap, unmatched: &mut Vec<Unmatched>) -> Vec<Unit> {
     let mut out = Vec::new();
-    for (x, fam, key) in exchanges(report) {
+    for (x, fam, key) in exchanges(engine, report) {
         if !matches!(x.get("kind").and_then(Value::as_str), Some("segment" | "part")) {
             continue;
         }

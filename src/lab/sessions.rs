@@ -23,7 +23,7 @@ pub fn build(engine: &Engine, report: &Value, tap: &LabTap) -> Vec<Session> {
     rtsp(engine, report, tap, &mut out);
     sip(engine, report, tap, &mut out);
     webrtc(engine, report, tap, &mut out);
-    players(report, tap, &mut out);
+    players(engine, report, tap, &mut out);
     handshakes(engine, report, tap, &mut out);
     out
 }
@@ -399,14 +399,12 @@ pub(crate) fn player_key(x: &Value, family: &str) -> String {
 
 /// The HTTP exchanges of the report, each with its flow's endpoints, HLS/DASH family and player
 /// key, in request order.
-pub(crate) fn exchanges(report: &Value) -> Vec<(Value, &'static str, String)> {
-    let flows = section(report, "flows");
-    let endpoint = |f: FlowId, k: &str| {
-        flows
-            .iter()
-            .find(|r| r.get("id").and_then(Value::as_u64) == Some(u64::from(f)))
-            .and_then(|r| r.get(k))
-            .cloned()
+pub(crate) fn exchanges(engine: &Engine, report: &Value) -> Vec<(Value, &'static str, String)> {
+    let endpoint = |f: FlowId, server: bool| {
+        engine
+            .flows
+            .record(f)
+            .map(|r| Value::from(crate::report::addr(if server { r.server } else { r.client })))
             .unwrap_or(Value::Null)
     };
     let mut xs: Vec<Value> = section(report, "http")
@@ -415,8 +413,8 @@ pub(crate) fn exchanges(report: &Value) -> Vec<(Value, &'static str, String)> {
             let f = flow_of(x)?;
             let mut x = x.clone();
             let o = x.as_object_mut()?;
-            o.insert("client".into(), endpoint(f, "client"));
-            o.insert("server".into(), endpoint(f, "server"));
+            o.insert("client".into(), endpoint(f, false));
+            o.insert("server".into(), endpoint(f, true));
             Some(x)
         })
         .collect();
@@ -470,8 +468,8 @@ pub(crate) fn media_start(x: &Value) -> Option<(f64, bool)> {
     }
 }
 
-fn players(report: &Value, tap: &LabTap, out: &mut Vec<Session>) {
-    let xs = exchanges(report);
+fn players(engine: &Engine, report: &Value, tap: &LabTap, out: &mut Vec<Session>) {
+    let xs = exchanges(engine, report);
     let mut keys: Vec<&String> = xs.iter().map(|(_, _, k)| k).collect();
     keys.dedup();
     let mut seen = std::collections::HashSet::new();
@@ -589,11 +587,12 @@ fn players(report: &Value, tap: &LabTap, out: &mut Vec<Session>) {
 /// Median live latency from EXT-X-PROGRAM-DATE-TIME (report section `hls_players`).
 fn pdt_latency(report: &Value, client_ip: &str) -> Option<Metric> {
     let players = section(report, "hls_players");
-    let p = players.iter().find(|p| p.get("client").and_then(Value::as_str) == Some(client_ip))?;
-    let v: Vec<f64> = p
-        .get("segments")?
-        .as_array()?
+    // Every player at that address (players behind one address differ by User-Agent).
+    let v: Vec<f64> = players
         .iter()
+        .filter(|p| p.get("client").and_then(Value::as_str) == Some(client_ip))
+        .filter_map(|p| p.get("segments").and_then(Value::as_array))
+        .flatten()
         .filter_map(|s| s.get("live_latency_ms").and_then(Value::as_f64))
         .collect();
     let n = v.len();

@@ -53,8 +53,8 @@ pub fn write(engine: &Engine, source: &SourceSummary, w: &mut impl std::io::Writ
     w.write_all(b"}\n")
 }
 
-/// Every section but `flows`.
-fn base(engine: &Engine, source: &SourceSummary) -> Map<String, Value> {
+/// Every section but `flows` (the UI builds its flow rows straight from the flow table).
+pub fn base(engine: &Engine, source: &SourceSummary) -> Map<String, Value> {
     let c = &engine.capture;
     let link_type = match c.link_types.as_slice() {
         [] => source.link_types.first().map(|l| l.name()).map(Value::from).unwrap_or(Value::Null),

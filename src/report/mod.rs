@@ -2,6 +2,7 @@
 //! the number formats they share.
 
 pub mod json;
+pub mod llhls;
 pub mod players;
 pub mod text;
 

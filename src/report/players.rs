@@ -73,100 +73,221 @@ fn resolve(base: &str, reference: &str) -> String {
     format!("{dir}{r}")
 }
 
-/// The `hls_players` section: one entry per client address that fetched HLS.
+/// A playlist entry: what a player knows about one media URI from the latest playlist that
+/// listed it.
+struct Listed {
+    rendition: String,
+    duration_s: f64,
+    pdt_us: Option<i64>,
+}
+
+/// What happened at one instant of a player's session, in capture order.
+enum Step<'a> {
+    /// A playlist finished arriving (its response's last byte): the player now knows it.
+    Playlist(&'a Value, &'a Value),
+    /// A request for media (segment, part, init) was sent.
+    Media(&'a Value),
+    /// A playlist request was sent.
+    Reload(&'a Value),
+}
+
+/// An exchange's kind; a response still incomplete when the capture ends (a blocking playlist
+/// reload still held, say) has none from its body, so the request's path tells.
+fn kind(x: &Value) -> &str {
+    match x["kind"].as_str() {
+        Some("other") | None if x["response_end_ts"].is_null() => {
+            let p = path(x["uri"].as_str().unwrap_or("")).to_ascii_lowercase();
+            if p.ends_with(".m3u8") || p.ends_with(".m3u") {
+                "playlist"
+            } else {
+                "other"
+            }
+        }
+        Some(k) => k,
+        None => "other",
+    }
+}
+
+/// EXTINF seconds in µs, rounded (the tag has at most µs precision in practice).
+fn duration_us(s: f64) -> i64 {
+    (s * 1e6).round() as i64
+}
+
+/// The `hls_players` section: one entry per player, a client address and User-Agent that
+/// fetched HLS (players behind one address are told apart by their User-Agent).
 pub fn build(engine: &Engine) -> Vec<Value> {
     let sections = &engine.app.sections;
     let (Some(http), Some(hls)) = (sections.get("http"), sections.get("hls")) else { return Vec::new() };
-    // Segment path → (playlist path, EXTINF duration s, PDT µs).
-    let mut listed: BTreeMap<String, (String, f64, Option<i64>)> = BTreeMap::new();
-    let mut targets: BTreeMap<String, Option<f64>> = BTreeMap::new();
+    // Parsed playlists by (flow, request's first byte).
+    let mut parsed: BTreeMap<(u64, i64), &Value> = BTreeMap::new();
     for p in hls {
-        let uri = p["uri"].as_str().unwrap_or("");
-        targets.insert(path(uri), p["target_duration_s"].as_f64());
-        for s in p["segments"].as_array().into_iter().flatten() {
-            let Some(su) = s["uri"].as_str() else { continue };
-            let pdt = s["program_date_time"].as_str().and_then(parse_pdt);
-            listed.insert(resolve(uri, su), (path(uri), s["duration_s"].as_f64().unwrap_or(0.0), pdt));
+        if let (Some(f), Some(t)) = (p["flow"].as_u64(), super::micros_of(&p["request_ts"])) {
+            parsed.insert((f, t), p);
         }
     }
-    let mut by_client: BTreeMap<String, Vec<&Value>> = BTreeMap::new();
+    let mut by_player: BTreeMap<(String, String), Vec<&Value>> = BTreeMap::new();
     for x in http {
         let Some(f) = x["flow"].as_u64().and_then(|f| engine.flows.record(f as u32)) else { continue };
-        if matches!(x["kind"].as_str(), Some("playlist" | "segment" | "init" | "part")) {
-            by_client.entry(f.client.ip().to_string()).or_default().push(x);
+        if matches!(kind(x), "playlist" | "segment" | "init" | "part") {
+            let ua = x["user_agent"].as_str().unwrap_or("").to_string();
+            by_player.entry((f.client.ip().to_string(), ua)).or_default().push(x);
         }
     }
-    let mut out = Vec::new();
-    for (client, mut xs) in by_client {
-        xs.sort_by_key(|x| super::micros_of(&x["ts"]).unwrap_or(0));
-        let mut reloads: BTreeMap<String, Vec<i64>> = BTreeMap::new();
-        let mut segments = Vec::new();
-        let mut switches = Vec::new();
-        let mut last_rendition: Option<String> = None;
-        let mut worst_ratio: Option<f64> = None;
-        for x in &xs {
-            let p = path(x["uri"].as_str().unwrap_or(""));
-            let at = super::micros_of(&x["ts"]);
-            match x["kind"].as_str() {
-                Some("playlist") => reloads.entry(p).or_default().extend(at),
-                Some("segment" | "part") => {
-                    let info = listed.get(&p);
-                    let rendition = info.map(|i| i.0.clone());
-                    if let (Some(r), Some(prev)) = (&rendition, &last_rendition) {
-                        if r != prev {
-                            switches.push(json!({"ts": x["ts"], "from": prev, "to": r}));
-                        }
-                    }
-                    if rendition.is_some() {
-                        last_rendition.clone_from(&rendition);
-                    }
-                    let duration = info.map(|i| i.1);
-                    let download = x["download_ms"].as_f64();
-                    let ratio = match (download, duration) {
-                        (Some(d), Some(s)) if s > 0.0 => Some(d / (s * 1000.0)),
-                        _ => None,
-                    };
-                    if let Some(r) = ratio {
-                        worst_ratio = Some(worst_ratio.map_or(r, |w: f64| w.max(r)));
-                    }
-                    // Live latency: arrival minus the end of the segment's media time.
-                    let latency = match (info.and_then(|i| i.2), duration, super::micros_of(&x["response_end_ts"])) {
-                        (Some(pdt), Some(d), Some(end)) => Some(json_ms((end - pdt) as f64 / 1000.0 - d * 1000.0)),
-                        _ => None,
-                    };
-                    segments.push(json!({
-                        "uri": x["uri"], "ts": x["ts"], "rendition": rendition, "duration_s": duration,
-                        "download_ms": x["download_ms"], "download_ratio": ratio.map(json_ms),
-                        "live_latency_ms": latency,
-                    }));
+    by_player.into_iter().map(|((client, ua), xs)| player(&client, &ua, &xs, &parsed)).collect()
+}
+
+/// One player's entry, from its exchanges in capture order.
+fn player(client: &str, ua: &str, xs: &[&Value], parsed: &BTreeMap<(u64, i64), &Value>) -> Value {
+    let mut steps: Vec<(i64, u8, Step<'_>)> = Vec::new();
+    for x in xs {
+        let Some(at) = super::micros_of(&x["ts"]) else { continue };
+        if kind(x) == "playlist" {
+            steps.push((at, 1, Step::Reload(x)));
+            let key = (x["flow"].as_u64().unwrap_or(u64::MAX), at);
+            if let (Some(p), Some(end)) = (parsed.get(&key), super::micros_of(&x["response_end_ts"])) {
+                // A playlist that arrives at the instant of a request was known to it.
+                steps.push((end, 0, Step::Playlist(x, p)));
+            }
+        } else {
+            steps.push((at, 2, Step::Media(x)));
+        }
+    }
+    steps.sort_by_key(|(t, order, _)| (*t, *order));
+    let mut listed: BTreeMap<String, Listed> = BTreeMap::new();
+    let mut targets: BTreeMap<String, Option<f64>> = BTreeMap::new();
+    let mut hints: BTreeMap<String, String> = BTreeMap::new();
+    let mut reloads: BTreeMap<String, Vec<i64>> = BTreeMap::new();
+    let mut ll = super::llhls::LowLatency::default();
+    let mut segments = Vec::new();
+    let mut switches = Vec::new();
+    let mut last_rendition: Option<String> = None;
+    let mut worst_ratio: Option<f64> = None;
+    // Per rendition: the latest live playlist's segments, in order (for the live edge distance).
+    let mut edge: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    let mut distances: Vec<i64> = Vec::new();
+    for (at, _, step) in steps {
+        match step {
+            Step::Reload(x) => {
+                let uri = x["uri"].as_str().unwrap_or("");
+                reloads.entry(path(uri)).or_default().push(at);
+                if let Some((msn, part)) = super::llhls::directives(uri) {
+                    let key = (x["flow"].as_u64().unwrap_or(u64::MAX), at);
+                    ll.reload(x, msn, part, parsed.get(&key).copied());
                 }
-                _ => {}
+            }
+            Step::Playlist(x, p) => {
+                let uri = x["uri"].as_str().unwrap_or("");
+                let rendition = path(uri);
+                targets.insert(rendition.clone(), p["target_duration_s"].as_f64());
+                if p["live"].as_bool() == Some(true) {
+                    let list = p["segments"].as_array().into_iter().flatten();
+                    edge.insert(
+                        rendition.clone(),
+                        list.filter_map(|s| s["uri"].as_str()).map(|u| resolve(uri, u)).collect(),
+                    );
+                } else {
+                    edge.remove(&rendition);
+                }
+                for s in p["segments"].as_array().into_iter().flatten() {
+                    let Some(su) = s["uri"].as_str() else { continue };
+                    let pdt = s["program_date_time"].as_str().and_then(parse_pdt);
+                    let duration_s = s["duration_s"].as_f64().unwrap_or(0.0);
+                    listed.insert(resolve(uri, su), Listed { rendition: rendition.clone(), duration_s, pdt_us: pdt });
+                }
+                for part in super::llhls::ll_field(p, "part_list").as_array().into_iter().flatten() {
+                    let Some(pu) = part["uri"].as_str() else { continue };
+                    let duration_s = part["duration_s"].as_f64().unwrap_or(0.0);
+                    listed.insert(resolve(uri, pu), Listed { rendition: rendition.clone(), duration_s, pdt_us: None });
+                }
+                match super::llhls::ll_field(p, "preload_hint").as_str() {
+                    Some(h) => hints.insert(rendition.clone(), resolve(uri, h)),
+                    None => hints.remove(&rendition),
+                };
+                ll.listed(&rendition, p, |u| resolve(uri, u));
+            }
+            Step::Media(x) => {
+                let p = path(x["uri"].as_str().unwrap_or(""));
+                let is_part = x["kind"] == "part" || ll.parts.contains_key(&p) || hints.values().any(|h| *h == p);
+                if is_part {
+                    let hinted = !listed.contains_key(&p) && hints.values().any(|h| *h == p);
+                    ll.fetched(&p, at, x, hinted);
+                }
+                if x["kind"] == "init" {
+                    continue;
+                }
+                let info = listed.get(&p);
+                let rendition = info.map(|i| i.rendition.clone());
+                if let (Some(r), Some(prev)) = (&rendition, &last_rendition) {
+                    if r != prev {
+                        switches.push(json!({"ts": x["ts"], "from": prev, "to": r}));
+                    }
+                }
+                if rendition.is_some() {
+                    last_rendition.clone_from(&rendition);
+                }
+                let duration = info.map(|i| i.duration_s);
+                let download = x["download_ms"].as_f64();
+                let ratio = match (download, duration) {
+                    (Some(d), Some(s)) if s > 0.0 => Some(d / (s * 1000.0)),
+                    _ => None,
+                };
+                if let Some(r) = ratio {
+                    worst_ratio = Some(worst_ratio.map_or(r, |w: f64| w.max(r)));
+                }
+                // Live latency (RFC 8216 §4.3.2.6): the segment's last byte minus the end of its
+                // media time, EXT-X-PROGRAM-DATE-TIME + EXTINF, from the latest playlist listing it.
+                let latency = match (
+                    info.and_then(|i| i.pdt_us.zip(Some(i.duration_s))),
+                    super::micros_of(&x["response_end_ts"]),
+                ) {
+                    (Some((pdt, d)), Some(end)) => Some(json_ms((end - pdt - duration_us(d)) as f64 / 1000.0)),
+                    _ => None,
+                };
+                // Live edge distance: how many segments the latest live playlist the player had
+                // lists after this one (0 = the newest segment).
+                let distance = rendition
+                    .as_ref()
+                    .and_then(|r| edge.get(r))
+                    .and_then(|list| list.iter().position(|u| *u == p).map(|i| (list.len() - 1 - i) as i64));
+                distances.extend(distance);
+                segments.push(json!({
+                    "uri": x["uri"], "ts": x["ts"], "rendition": rendition, "duration_s": duration,
+                    "download_ms": x["download_ms"], "download_ratio": ratio.map(json_ms),
+                    "live_latency_ms": latency, "live_edge_distance": distance,
+                }));
             }
         }
-        let playlists: Vec<Value> = reloads
-            .iter()
-            .map(|(p, times)| {
-                let mut gaps: Vec<i64> =
-                    times.windows(2).filter_map(|w| w.get(1).zip(w.first()).map(|(b, a)| b - a)).collect();
-                gaps.sort_unstable();
-                let median = gaps.get(gaps.len() / 2).map(|g| json_ms(*g as f64 / 1000.0));
-                json!({
-                    "uri": p, "fetches": times.len(), "median_reload_ms": median,
-                    "target_duration_s": targets.get(p).copied().flatten(),
-                    "first_ts": times.first().map(|t| json_ts(Timestamp(t * 1000))),
-                })
-            })
-            .collect();
-        out.push(json!({
-            "client": client,
-            "playlists": playlists,
-            "segments": segments,
-            "abr_switches": switches,
-            "worst_download_ratio": worst_ratio.map(json_ms),
-            "keeping_up": worst_ratio.map(|w| w < 1.0),
-        }));
     }
-    out
+    let playlists: Vec<Value> = reloads
+        .iter()
+        .map(|(p, times)| {
+            let mut gaps: Vec<i64> =
+                times.windows(2).filter_map(|w| w.get(1).zip(w.first()).map(|(b, a)| b - a)).collect();
+            gaps.sort_unstable();
+            let median = gaps.get(gaps.len() / 2).map(|g| json_ms(*g as f64 / 1000.0));
+            json!({
+                "uri": p, "fetches": times.len(), "median_reload_ms": median,
+                "target_duration_s": targets.get(p).copied().flatten(),
+                "first_ts": times.first().map(|t| json_ts(Timestamp(t * 1000))),
+            })
+        })
+        .collect();
+    distances.sort_unstable();
+    let median_distance = distances.get(distances.len() / 2).copied();
+    let mut v = json!({
+        "client": client,
+        "user_agent": if ua.is_empty() { Value::Null } else { json!(ua) },
+        "playlists": playlists,
+        "segments": segments,
+        "abr_switches": switches,
+        "worst_download_ratio": worst_ratio.map(json_ms),
+        "keeping_up": worst_ratio.map(|w| w < 1.0),
+        "median_live_edge_distance": median_distance,
+    });
+    if let (Some(o), Some(l)) = (v.as_object_mut(), ll.to_json()) {
+        o.insert("low_latency".into(), l);
+    }
+    v
 }
 
 #[cfg(test)]

@@ -29,6 +29,25 @@ pub struct FlowRow {
     pub span_us: (i64, i64),
 }
 
+impl FlowRow {
+    /// A row straight from the flow table, without going through the JSON report (the UI
+    /// refreshes a 500,000-flow table this way several times a second).
+    pub fn from_record(r: &crate::flow::FlowRecord, anomalies: u64) -> FlowRow {
+        FlowRow {
+            id: u64::from(r.id),
+            protocol: r.protocol.to_string(),
+            transport: r.transport.as_str().to_string(),
+            client: crate::report::addr(r.client),
+            server: crate::report::addr(r.server),
+            packets: (r.dirs.c2s.packets, r.dirs.s2c.packets),
+            bytes: (r.dirs.c2s.bytes, r.dirs.s2c.bytes),
+            duration_s: r.last_ts.secs_since(r.first_ts).max(0.0),
+            anomalies,
+            span_us: (r.first_ts.micros(), r.last_ts.micros()),
+        }
+    }
+}
+
 /// One row of the Latency view: a protocol metric's summary.
 #[derive(Debug, Clone, PartialEq)]
 pub struct LatencyRow {
@@ -222,33 +241,35 @@ impl Model {
         m
     }
 
-    /// Replaces the flows, latency and counters with `report`'s and appends `new_events`
-    /// (the events kept since the last update).
+    /// Replaces the flows (when the report lists them: see [`FlowRow::from_record`]), latency
+    /// and counters with `report`'s and appends `new_events` (the events kept since the last
+    /// update).
     pub fn update(&mut self, report: &Value, new_events: &[Event]) {
         let cap = &report["capture"];
         let first = cap["first_ts"].as_f64().unwrap_or(0.0);
-        self.flows = report["flows"]
-            .as_array()
-            .map(|a| {
-                a.iter()
-                    .map(|fl| FlowRow {
-                        id: u(&fl["id"]),
-                        protocol: s(&fl["protocol"]),
-                        transport: s(&fl["transport"]),
-                        client: s(&fl["client"]),
-                        server: s(&fl["server"]),
-                        packets: (u(&fl["packets_c2s"]), u(&fl["packets_s2c"])),
-                        bytes: (u(&fl["bytes_c2s"]), u(&fl["bytes_s2c"])),
-                        duration_s: (f(&fl["last_ts"]) - f(&fl["first_ts"])).max(0.0),
-                        anomalies: u(&fl["anomalies"]),
-                        span_us: (
-                            crate::report::micros_of(&fl["first_ts"]).unwrap_or(0),
-                            crate::report::micros_of(&fl["last_ts"]).unwrap_or(0),
-                        ),
-                    })
-                    .collect()
-            })
-            .unwrap_or_default();
+        if let Some(a) = report["flows"].as_array() {
+            self.flows = Some(a)
+                .map(|a| {
+                    a.iter()
+                        .map(|fl| FlowRow {
+                            id: u(&fl["id"]),
+                            protocol: s(&fl["protocol"]),
+                            transport: s(&fl["transport"]),
+                            client: s(&fl["client"]),
+                            server: s(&fl["server"]),
+                            packets: (u(&fl["packets_c2s"]), u(&fl["packets_s2c"])),
+                            bytes: (u(&fl["bytes_c2s"]), u(&fl["bytes_s2c"])),
+                            duration_s: (f(&fl["last_ts"]) - f(&fl["first_ts"])).max(0.0),
+                            anomalies: u(&fl["anomalies"]),
+                            span_us: (
+                                crate::report::micros_of(&fl["first_ts"]).unwrap_or(0),
+                                crate::report::micros_of(&fl["last_ts"]).unwrap_or(0),
+                            ),
+                        })
+                        .collect()
+                })
+                .unwrap_or_default();
+        }
         let mut latency = Vec::new();
         if let Some(protos) = report["latency"].as_object() {
             for (proto, metrics) in protos {

@@ -32,6 +32,18 @@ fn attr<'a>(a: &'a [(String, String)], k: &str) -> Option<&'a str> {
     a.iter().find(|(x, _)| x == k).map(|(_, v)| v.as_str())
 }
 
+/// Gives the parts waiting for their Parent Segment its Media Sequence Number and their index
+/// in it, and moves them to `out`.
+fn number_parts(pending: &mut Vec<Value>, msn: u64, out: &mut Vec<Value>) {
+    for (i, mut p) in pending.drain(..).enumerate() {
+        if let Some(o) = p.as_object_mut() {
+            o.insert("msn".into(), json!(msn));
+            o.insert("part".into(), json!(i));
+        }
+        out.push(p);
+    }
+}
+
 /// A parsed playlist, as the `hls` report section shows it.
 pub fn parse(body: &[u8], uri: &str) -> Option<Value> {
     let text = String::from_utf8_lossy(body);
@@ -46,9 +58,14 @@ pub fn parse(body: &[u8], uri: &str) -> Option<Value> {
     let mut variants = Vec::new();
     let mut renditions = Vec::new();
     let mut parts = 0u64;
+    // EXT-X-PART tags (rfc8216bis §4.4.4.9) precede the EXTINF of their Parent Segment; those
+    // after the last segment belong to the one in progress.
+    let mut part_list: Vec<Value> = Vec::new();
+    let mut pending_parts: Vec<Value> = Vec::new();
     let mut part_target = None;
     let mut server_control = None;
     let mut preload_hint = None;
+    let mut preload_hint_type = None;
     let mut rendition_reports = 0u64;
     let mut discontinuities = 0u64;
     let mut keys = Vec::new();
@@ -86,7 +103,17 @@ pub fn parse(body: &[u8], uri: &str) -> Option<Value> {
                         "language": attr(&a, "LANGUAGE"), "uri": attr(&a, "URI"),
                     }));
                 }
-                "EXT-X-PART" => parts += 1,
+                "EXT-X-PART" => {
+                    parts += 1;
+                    let a = attributes(val);
+                    pending_parts.push(json!({
+                        "uri": attr(&a, "URI"),
+                        "duration_s": attr(&a, "DURATION").and_then(|v| v.parse::<f64>().ok()),
+                        "independent": attr(&a, "INDEPENDENT") == Some("YES"),
+                        "byterange": attr(&a, "BYTERANGE"),
+                        "gap": attr(&a, "GAP") == Some("YES"),
+                    }));
+                }
                 "EXT-X-PART-INF" => {
                     part_target = attr(&attributes(val), "PART-TARGET").and_then(|v| v.parse::<f64>().ok())
                 }
@@ -98,7 +125,11 @@ pub fn parse(body: &[u8], uri: &str) -> Option<Value> {
                         "hold_back": attr(&a, "HOLD-BACK").and_then(|v| v.parse::<f64>().ok()),
                     }));
                 }
-                "EXT-X-PRELOAD-HINT" => preload_hint = attr(&attributes(val), "URI").map(str::to_string),
+                "EXT-X-PRELOAD-HINT" => {
+                    let a = attributes(val);
+                    preload_hint = attr(&a, "URI").map(str::to_string);
+                    preload_hint_type = attr(&a, "TYPE").map(str::to_string);
+                }
                 "EXT-X-RENDITION-REPORT" => rendition_reports += 1,
                 _ => {}
             }
@@ -112,13 +143,20 @@ pub fn parse(body: &[u8], uri: &str) -> Option<Value> {
                 "frame_rate": attr(&a, "FRAME-RATE").and_then(|v| v.parse::<f64>().ok()),
             }));
         } else if let Some(d) = pending_inf.take() {
+            let msn = media_sequence.unwrap_or(0) + segments.len() as u64;
             segments.push(json!({
                 "uri": l, "duration_s": d, "program_date_time": pending_pdt.take(),
-                "byterange": pending_range.take(), "discontinuity": pending_discontinuity,
+                "byterange": pending_range.take(), "discontinuity": pending_discontinuity, "msn": msn,
             }));
             pending_discontinuity = false;
+            number_parts(&mut pending_parts, msn, &mut part_list);
         }
     }
+    // §4.4.3.2: the segment in progress has the next Media Sequence Number.
+    let next_msn = media_sequence.unwrap_or(0) + segments.len() as u64;
+    // Its PROGRAM-DATE-TIME, when the playlist gives one before its parts.
+    let open_pdt = pending_pdt.take();
+    number_parts(&mut pending_parts, next_msn, &mut part_list);
     let master = !variants.is_empty() || (!renditions.is_empty() && segments.is_empty());
     Some(json!({
         "uri": uri,
@@ -134,7 +172,9 @@ pub fn parse(body: &[u8], uri: &str) -> Option<Value> {
         "map": map,
         "low_latency": {
             "parts": parts, "part_target_s": part_target, "server_control": server_control,
-            "preload_hint": preload_hint, "rendition_reports": rendition_reports,
+            "preload_hint": preload_hint, "preload_hint_type": preload_hint_type,
+            "rendition_reports": rendition_reports, "part_list": part_list,
+            "open_segment_program_date_time": open_pdt,
         },
     }))
 }
@@ -157,5 +197,27 @@ mod tests {
         assert_eq!(m["master"], true);
         assert_eq!(m["variants"][0]["codecs"], "avc1.64001e,mp4a.40.2");
         assert!(parse(b"<html>", "/").is_none());
+    }
+
+    #[test]
+    fn low_latency_parts_are_numbered() {
+        let ll = b"#EXTM3U\n#EXT-X-TARGETDURATION:1\n#EXT-X-PART-INF:PART-TARGET=0.2\n\
+#EXT-X-SERVER-CONTROL:CAN-BLOCK-RELOAD=YES,PART-HOLD-BACK=0.6\n#EXT-X-MEDIA-SEQUENCE:4\n\
+#EXT-X-PART:DURATION=0.2,URI=\"s4.p0.m4s\",INDEPENDENT=YES\n#EXT-X-PART:DURATION=0.2,URI=\"s4.p1.m4s\"\n\
+#EXTINF:0.4,\ns4.m4s\n#EXT-X-PROGRAM-DATE-TIME:2026-12-02T05:00:00.400Z\n\
+#EXT-X-PART:DURATION=0.2,URI=\"s5.p0.m4s\",INDEPENDENT=YES\n\
+#EXT-X-PRELOAD-HINT:TYPE=PART,URI=\"s5.p1.m4s\"\n";
+        let v = parse(ll, "/l.m3u8?_HLS_msn=5&_HLS_part=0").unwrap();
+        let ll = &v["low_latency"];
+        assert_eq!(ll["parts"], 3);
+        assert_eq!(ll["part_list"][1]["msn"], 4);
+        assert_eq!(ll["part_list"][1]["part"], 1);
+        assert_eq!(ll["part_list"][2]["msn"], 5);
+        assert_eq!(ll["part_list"][2]["part"], 0);
+        assert_eq!(ll["part_list"][0]["independent"], true);
+        assert_eq!(ll["preload_hint"], "s5.p1.m4s");
+        assert_eq!(ll["preload_hint_type"], "PART");
+        assert_eq!(ll["open_segment_program_date_time"], "2026-12-02T05:00:00.400Z");
+        assert_eq!(v["segments"][0]["msn"], 4);
     }
 }

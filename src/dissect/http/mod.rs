@@ -6,6 +6,7 @@
 //! Report sections `http` and `hls`.
 
 pub mod dash;
+pub mod exchanges;
 pub mod fmp4;
 pub mod hls;
 pub mod ts;
@@ -14,22 +15,13 @@ use super::{
     probe_text, Ctx, DissectError, Over, Probe, ProbeInput, Progress, ProtocolSpec, StreamDissector, StreamStart,
 };
 use crate::flow::{Direction, FlowId, PerDir};
-use crate::report::{json_ms, json_ts};
 use crate::time::Timestamp;
-use crate::timeline::{Event, FieldValue};
-use serde_json::{json, Value};
+use exchanges::{Exchanges, RequestHead, ResponseHead};
+use serde_json::Value;
 use std::collections::VecDeque;
-use std::io::Read;
 
 /// Most header bytes of one message.
 const MAX_HEAD: usize = 64 * 1024;
-/// Body bytes kept for classification (media) or parsing (playlists, manifests).
-const KEEP_MEDIA: usize = 4096;
-const KEEP_TEXT: usize = 4 << 20;
-/// Body bytes kept of fMP4 segments (the moov / moof boxes come first).
-const KEEP_FMP4: usize = 256 * 1024;
-/// Exchanges kept per connection in the report.
-const MAX_EXCHANGES: usize = 100_000;
 
 /// Registry entry.
 pub const SPEC: ProtocolSpec = ProtocolSpec {
@@ -86,28 +78,6 @@ enum Framing {
     UntilClose,
 }
 
-#[derive(Debug, Default, Clone)]
-struct Exchange {
-    ts: Option<Timestamp>,
-    request_end: Option<Timestamp>,
-    method: String,
-    uri: String,
-    host: Option<String>,
-    range: Option<String>,
-    status: Option<u16>,
-    content_type: Option<String>,
-    content_length: Option<u64>,
-    content_encoding: Option<String>,
-    response_start: Option<Timestamp>,
-    response_end: Option<Timestamp>,
-    body_bytes: u64,
-    body: Vec<u8>,
-    kind: &'static str,
-    /// MPEG-TS segment contents, read as the body arrives.
-    transport_stream: Option<Box<ts::TsReader>>,
-    media: Option<Value>,
-}
-
 /// The message being read in one direction.
 struct Current {
     framing: Framing,
@@ -119,93 +89,16 @@ struct Current {
 /// The HTTP/1.x dissector of one connection.
 #[derive(Default)]
 pub struct HttpDissector {
-    exchanges: Vec<Exchange>,
-    not_kept: u64,
+    exchanges: Exchanges,
     /// Requests waiting for their response, in order (pipelining).
     waiting: VecDeque<usize>,
     cur: PerDir<Option<Current>>,
     /// First byte time of a message whose head is still incomplete.
     head_start: PerDir<Option<Timestamp>>,
     lost: PerDir<bool>,
-    playlists: Vec<Value>,
-    manifests: Vec<Value>,
-    /// Tracks of the fMP4 init segments fetched on this connection (timescales).
-    tracks: Vec<fmp4::Track>,
-}
-
-/// What an exchange carries, from the URL, the Content-Type and the body's first bytes.
-fn classify(uri: &str, content_type: Option<&str>, body: &[u8]) -> &'static str {
-    let path = uri.split(['?', '#']).next().unwrap_or("").to_ascii_lowercase();
-    let ct = content_type.unwrap_or("").to_ascii_lowercase();
-    let query = uri.split_once('?').map(|(_, q)| q).unwrap_or("");
-    if path.ends_with(".m3u8") || path.ends_with(".m3u") || ct.contains("mpegurl") || body.starts_with(b"#EXTM3U") {
-        return "playlist";
-    }
-    if path.ends_with(".mpd") || ct.contains("dash+xml") {
-        return "manifest";
-    }
-    // fMP4: an init segment holds `moov`, a media segment `moof` (ISO/IEC 14496-12).
-    let boxes = |name: &[u8]| body.windows(4).take(64).any(|w| w == name);
-    if path.contains("init") || ((path.ends_with(".mp4") || path.ends_with(".m4s")) && boxes(b"moov")) {
-        return "init";
-    }
-    if query.contains("_HLS_part") || path.contains(".part") {
-        return "part";
-    }
-    let media_ext = [".ts", ".m4s", ".mp4", ".m4a", ".m4v", ".aac", ".vtt", ".cmfv", ".cmfa"];
-    if media_ext.iter().any(|e| path.ends_with(e))
-        || ct.starts_with("video/")
-        || ct.starts_with("audio/")
-        || body.first() == Some(&0x47)
-    {
-        return "segment";
-    }
-    "other"
-}
-
-/// The path of a URI (no query), with a relative reference resolved against `base`'s directory.
-fn resolve(base: &str, reference: &str) -> String {
-    let reference = reference.split(['?', '#']).next().unwrap_or("");
-    if let Some(rest) = reference.strip_prefix("http://").or_else(|| reference.strip_prefix("https://")) {
-        return rest.find('/').map_or("/".to_string(), |i| rest.get(i..).unwrap_or("/").to_string());
-    }
-    if reference.starts_with('/') {
-        return reference.to_string();
-    }
-    let base = base.split(['?', '#']).next().unwrap_or("");
-    let dir = base.rfind('/').map_or("/", |i| base.get(..=i).unwrap_or("/"));
-    format!("{dir}{reference}")
-}
-
-/// Decodes a gzip or deflate body (text bodies only; bounded).
-fn decoded(body: &[u8], encoding: Option<&str>) -> Vec<u8> {
-    let mut out = Vec::new();
-    let limited = |r: &mut dyn Read, out: &mut Vec<u8>| r.take(KEEP_TEXT as u64).read_to_end(out).is_ok();
-    let ok = match encoding.map(str::to_ascii_lowercase).as_deref() {
-        Some("gzip") | Some("x-gzip") => limited(&mut flate2::read::GzDecoder::new(body), &mut out),
-        Some("deflate") => {
-            limited(&mut flate2::read::ZlibDecoder::new(body), &mut out)
-                || limited(&mut flate2::read::DeflateDecoder::new(body), &mut out)
-        }
-        _ => return body.to_vec(),
-    };
-    if ok {
-        out
-    } else {
-        body.to_vec()
-    }
 }
 
 impl HttpDissector {
-    fn exchange(&mut self) -> Option<usize> {
-        if self.exchanges.len() >= MAX_EXCHANGES {
-            self.not_kept += 1;
-            return None;
-        }
-        self.exchanges.push(Exchange::default());
-        Some(self.exchanges.len() - 1)
-    }
-
     /// Parses a message head at the start of `d`; returns its length, or progress to report.
     fn head(&mut self, ctx: &mut Ctx<'_>, dir: Direction, d: &[u8], ts: Timestamp) -> Result<usize, Progress> {
         let mut headers = [httparse::EMPTY_HEADER; 96];
@@ -236,25 +129,20 @@ impl HttpDissector {
                 let te = header(hs, "Transfer-Encoding").is_some_and(|t| t.to_ascii_lowercase().contains("chunked"));
                 let cl = header(hs, "Content-Length").and_then(|v| v.parse::<u64>().ok());
                 let framing = if te { Framing::Chunked(None) } else { Framing::Length(cl.unwrap_or(0)) };
-                let method = req.method.unwrap_or("").to_string();
-                let uri = req.path.unwrap_or("").to_string();
-                if let Some(i) = self.exchange() {
-                    let x = self.exchanges.get_mut(i);
-                    if let Some(x) = x {
-                        x.ts = Some(start);
-                        x.method = method.clone();
-                        x.uri = uri.clone();
-                        x.host = header(hs, "Host");
-                        x.range = header(hs, "Range");
-                    }
+                let version = if req.version == Some(0) { "http/1.0" } else { "http/1.1" };
+                let head = RequestHead {
+                    start,
+                    version,
+                    method: req.method.unwrap_or("").to_string(),
+                    uri: req.path.unwrap_or("").to_string(),
+                    host: header(hs, "Host"),
+                    range: header(hs, "Range"),
+                    user_agent: header(hs, "User-Agent"),
+                };
+                if let Some(i) = self.exchanges.request(ctx, dir, head) {
                     self.waiting.push_back(i);
                     self.cur[dir] = Some(Current { framing, exchange: i, keep: 0 });
                 }
-                ctx.emit(
-                    Event::new(start, Some(ctx.flow), "http", "http.request", Some(dir))
-                        .with("method", FieldValue::Str(method))
-                        .with("uri", FieldValue::Str(uri)),
-                );
                 Ok(len)
             }
             Direction::S2C => {
@@ -274,7 +162,7 @@ impl HttpDissector {
                     return Ok(len);
                 }
                 let idx = self.waiting.pop_front();
-                let head_req = idx.and_then(|i| self.exchanges.get(i)).is_some_and(|x| x.method == "HEAD");
+                let head_req = idx.and_then(|i| self.exchanges.method(i)) == Some("HEAD");
                 let te = header(hs, "Transfer-Encoding").is_some_and(|t| t.to_ascii_lowercase().contains("chunked"));
                 let cl = header(hs, "Content-Length").and_then(|v| v.parse::<u64>().ok());
                 let framing = if head_req || status == 204 || status == 304 {
@@ -284,42 +172,15 @@ impl HttpDissector {
                 } else {
                     cl.map_or(Framing::UntilClose, Framing::Length)
                 };
-                let ct = header(hs, "Content-Type");
-                let mut ev = Event::new(start, Some(ctx.flow), "http", "http.response", Some(dir))
-                    .with("status", FieldValue::U64(u64::from(status)));
-                let i = match idx {
-                    Some(i) => i,
-                    None => {
-                        // A response without a captured request (joined mid-way).
-                        let Some(i) = self.exchange() else { return Ok(len) };
-                        i
-                    }
+                let version = if resp.version == Some(0) { "http/1.0" } else { "http/1.1" };
+                let head = ResponseHead {
+                    start,
+                    status,
+                    content_type: header(hs, "Content-Type"),
+                    content_length: cl,
+                    content_encoding: header(hs, "Content-Encoding"),
                 };
-                let mut keep = KEEP_MEDIA;
-                if let Some(x) = self.exchanges.get_mut(i) {
-                    x.status = Some(status);
-                    x.content_type.clone_from(&ct);
-                    x.content_length = cl;
-                    x.content_encoding = header(hs, "Content-Encoding");
-                    x.response_start = Some(start);
-                    if let Some(end) = x.request_end {
-                        let ms = start.ms_since(end);
-                        ctx.latency.add("http", "ttfb_ms", ms);
-                        ev.latency_ms = Some(ms);
-                    }
-                    if matches!(classify(&x.uri, ct.as_deref(), &[]), "playlist" | "manifest") {
-                        keep = KEEP_TEXT;
-                    }
-                    let path = x.uri.split('?').next().unwrap_or("").to_ascii_lowercase();
-                    if ct.as_deref().is_some_and(|c| c.eq_ignore_ascii_case("video/mp2t")) || path.ends_with(".ts") {
-                        x.transport_stream = Some(Box::default());
-                    }
-                    // fMP4: the moov or moof sits at the start of the body.
-                    if [".mp4", ".m4s", ".m4v", ".m4a", ".cmfv", ".cmfa"].iter().any(|e| path.ends_with(e)) {
-                        keep = KEEP_FMP4;
-                    }
-                }
-                ctx.emit(ev);
+                let Some((i, keep)) = self.exchanges.response(ctx, dir, idx, version, head) else { return Ok(len) };
                 self.cur[dir] = Some(Current { framing, exchange: i, keep });
                 Ok(len)
             }
@@ -327,17 +188,8 @@ impl HttpDissector {
     }
 
     fn body_bytes(&mut self, dir: Direction, bytes: &[u8]) {
-        let Some(c) = &self.cur[dir] else { return };
-        let keep = c.keep;
-        if dir == Direction::S2C {
-            if let Some(x) = self.exchanges.get_mut(c.exchange) {
-                x.body_bytes += bytes.len() as u64;
-                if let Some(t) = x.transport_stream.as_mut() {
-                    t.feed(bytes);
-                }
-                let room = keep.saturating_sub(x.body.len());
-                x.body.extend_from_slice(bytes.get(..room.min(bytes.len())).unwrap_or(&[]));
-            }
+        if let (Some(c), Direction::S2C) = (&self.cur[dir], dir) {
+            self.exchanges.body(c.exchange, c.keep, bytes);
         }
     }
 
@@ -345,110 +197,9 @@ impl HttpDissector {
     fn complete(&mut self, ctx: &mut Ctx<'_>, dir: Direction, ts: Timestamp) {
         let Some(c) = self.cur[dir].take() else { return };
         self.head_start[dir] = None;
-        let Some(x) = self.exchanges.get_mut(c.exchange) else { return };
         match dir {
-            Direction::C2S => x.request_end = Some(ts),
-            Direction::S2C => {
-                x.response_end = Some(ts);
-                if ctx.timeline.accepting() {
-                    // The packet that completes the response: where tshark shows it.
-                    let mut ev = Event::new(ts, Some(ctx.flow), "http", "http.response.end", Some(dir))
-                        .with("body_bytes", FieldValue::U64(x.body_bytes));
-                    if let Some(s) = x.response_start {
-                        ev = ev.with("download_ms", FieldValue::F64(ts.ms_since(s)));
-                    }
-                    ctx.emit(ev);
-                } else {
-                    ctx.timeline.skipped();
-                }
-                let body = decoded(&x.body, x.content_encoding.as_deref());
-                x.kind = classify(&x.uri, x.content_type.as_deref(), &body);
-                if let (Some(s), true) = (x.response_start, x.body_bytes > 0) {
-                    ctx.latency.add("http", "download_ms", ts.ms_since(s));
-                }
-                if x.kind == "playlist" {
-                    if let Some(mut p) = hls::parse(&body, &x.uri) {
-                        // EXT-X-MAP: the init segment of the segments listed.
-                        if let Some(map) = p.get("map").and_then(Value::as_str) {
-                            let init = resolve(&x.uri, map);
-                            let idx = &mut ctx.signalled.media;
-                            for seg in p.get("segments").and_then(Value::as_array).into_iter().flatten() {
-                                if let (Some(u), true) =
-                                    (seg.get("uri").and_then(Value::as_str), idx.init_of.len() < super::MediaIndex::CAP)
-                                {
-                                    idx.init_of.insert(resolve(&x.uri, u), init.clone());
-                                }
-                            }
-                        }
-                        if let Some(o) = p.as_object_mut() {
-                            o.insert("flow".into(), json!(ctx.flow));
-                            o.insert("ts".into(), x.response_end.map(json_ts).unwrap_or(Value::Null));
-                            o.insert("request_ts".into(), x.ts.map(json_ts).unwrap_or(Value::Null));
-                        }
-                        if self.playlists.len() < MAX_EXCHANGES {
-                            self.playlists.push(p);
-                        }
-                    }
-                }
-                // Only the first bytes were needed to classify media.
-                x.body = Vec::new();
-                if let Some(t) = x.transport_stream.take() {
-                    x.media = Some(t.summary());
-                }
-                if x.kind == "manifest" {
-                    if let Some(mut m) = dash::parse(&body, &x.uri) {
-                        // SegmentTemplate with $RepresentationID$ and $Number$: media → init.
-                        for set in m.get("adaptation_sets").and_then(Value::as_array).into_iter().flatten() {
-                            let t = &set["segment_template"];
-                            let (Some(media), Some(init)) = (t["media"].as_str(), t["initialization"].as_str()) else {
-                                continue;
-                            };
-                            for rep in set["representations"].as_array().into_iter().flatten() {
-                                let id = match &rep["id"] {
-                                    Value::String(s) => s.clone(),
-                                    other => other.to_string(),
-                                };
-                                let media = media.replace("$RepresentationID$", &id);
-                                let init = resolve(&x.uri, &init.replace("$RepresentationID$", &id));
-                                let Some(n) = media.find("$Number").or_else(|| media.find("$Time")) else { continue };
-                                let close =
-                                    media.get(n + 1..).and_then(|r| r.find('$')).map_or(media.len(), |c| n + 2 + c);
-                                let pre = resolve(&x.uri, media.get(..n).unwrap_or(""));
-                                let post = media.get(close..).unwrap_or("").to_string();
-                                let idx = &mut ctx.signalled.media;
-                                if idx.templates.len() < super::MediaIndex::CAP {
-                                    idx.templates.push((pre, post, init));
-                                }
-                            }
-                        }
-                        if let Some(o) = m.as_object_mut() {
-                            o.insert("flow".into(), json!(ctx.flow));
-                            o.insert("ts".into(), x.response_end.map(json_ts).unwrap_or(Value::Null));
-                        }
-                        if self.manifests.len() < MAX_EXCHANGES {
-                            self.manifests.push(m);
-                        }
-                    }
-                }
-                let path = resolve("/", &x.uri);
-                if x.kind == "init" {
-                    let tracks = fmp4::init_tracks(&body);
-                    if !tracks.is_empty() {
-                        x.media = Some(json!({"container": "fmp4", "tracks": tracks.iter().map(|t| json!({
-                            "id": t.id, "timescale": t.timescale, "type": String::from_utf8_lossy(&t.handler),
-                        })).collect::<Vec<_>>()}));
-                        let idx = &mut ctx.signalled.media;
-                        if idx.inits.len() < super::MediaIndex::CAP {
-                            idx.inits.insert(path, tracks.clone());
-                        }
-                        self.tracks = tracks;
-                    }
-                } else if x.kind == "segment" && body.windows(4).take(4096).any(|w| w == b"moof") {
-                    // The init segment the playlist or manifest names; else this connection's.
-                    let tracks = ctx.signalled.media.tracks_for(&path).unwrap_or(&self.tracks);
-                    x.media = Some(fmp4::summary(&body, tracks));
-                }
-            }
+            Direction::C2S => self.exchanges.request_end(c.exchange, ts),
+            Direction::S2C => self.exchanges.response_end(ctx, c.exchange, ts),
         }
     }
 }
@@ -605,39 +356,14 @@ impl StreamDissector for HttpDissector {
     }
 
     fn report(&self, flow: FlowId, _show: bool) -> Vec<Value> {
-        self.exchanges
-            .iter()
-            .map(|x| {
-                let ms = |a: Option<Timestamp>, b: Option<Timestamp>| match (a, b) {
-                    (Some(a), Some(b)) => json_ms(b.ms_since(a)),
-                    _ => Value::Null,
-                };
-                let download = match (x.response_start, x.response_end) {
-                    (Some(a), Some(b)) => Some(b.ms_since(a)),
-                    _ => None,
-                };
-                let throughput = download.filter(|d| *d > 0.0).map(|d| json_ms(x.body_bytes as f64 * 8.0 / d));
-                json!({
-                    "flow": flow, "ts": x.ts.map(json_ts), "method": x.method, "uri": x.uri, "host": x.host,
-                    "range": x.range, "status": x.status, "content_type": x.content_type,
-                    "content_length": x.content_length, "content_encoding": x.content_encoding,
-                    "body_bytes": x.body_bytes, "kind": if x.kind.is_empty() { "other" } else { x.kind },
-                    "request_end_ts": x.request_end.map(json_ts), "response_start_ts": x.response_start.map(json_ts),
-                    "response_end_ts": x.response_end.map(json_ts),
-                    "ttfb_ms": ms(x.request_end, x.response_start), "download_ms": download.map(json_ms),
-                    "throughput_kbps": throughput,
-                    "media": x.media,
-                })
-            })
-            .collect()
+        self.exchanges.report(flow)
     }
 
     fn extra_reports(&self, _flow: FlowId, _show: bool) -> Vec<(&'static str, Value)> {
-        let hls = self.playlists.iter().map(|p| ("hls", p.clone()));
-        hls.chain(self.manifests.iter().map(|m| ("dash", m.clone()))).collect()
+        self.exchanges.extra_reports()
     }
 
     fn headline(&self) -> Option<String> {
-        self.exchanges.first().map(|x| format!("{} {}", x.method, x.uri))
+        self.exchanges.headline()
     }
 }

@@ -8,6 +8,8 @@ use std::collections::HashMap;
 pub struct Secrets {
     /// TLS 1.2 and earlier: the 48-byte master secret (`CLIENT_RANDOM`).
     pub master: Option<Vec<u8>>,
+    /// TLS 1.3 `CLIENT_EARLY_TRAFFIC_SECRET` (0-RTT data).
+    pub client_early: Option<Vec<u8>>,
     /// TLS 1.3 `CLIENT_HANDSHAKE_TRAFFIC_SECRET`.
     pub client_handshake: Option<Vec<u8>>,
     /// TLS 1.3 `SERVER_HANDSHAKE_TRAFFIC_SECRET`.
@@ -51,6 +53,7 @@ impl KeyLog {
             let s = log.by_random.entry(random).or_default();
             match label {
                 "CLIENT_RANDOM" => s.master = Some(secret),
+                "CLIENT_EARLY_TRAFFIC_SECRET" => s.client_early = Some(secret),
                 "CLIENT_HANDSHAKE_TRAFFIC_SECRET" => s.client_handshake = Some(secret),
                 "SERVER_HANDSHAKE_TRAFFIC_SECRET" => s.server_handshake = Some(secret),
                 "CLIENT_TRAFFIC_SECRET_0" => s.client_traffic = Some(secret),

@@ -17,8 +17,17 @@ use std::path::PathBuf;
 /// Saved inputs whose bug is not fixed yet.
 const OPEN: &[&str] = &[];
 
-const TARGETS: &[&str] =
-    &["packet_decode", "reassembly", "reassembly_split", "probes", "pipeline", "rtmp_chunks", "srtp", "sctp"];
+const TARGETS: &[&str] = &[
+    "packet_decode",
+    "reassembly",
+    "reassembly_split",
+    "probes",
+    "pipeline",
+    "rtmp_chunks",
+    "srtp",
+    "sctp",
+    "http_streaming",
+];
 
 fn inputs() -> Vec<(String, PathBuf)> {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests").join("fuzz-regressions");

@@ -29,6 +29,7 @@ pub fn run(target: &str, data: &[u8]) -> bool {
         "rtmp_chunks" => rtmp_chunks(data),
         "srtp" => srtp(data),
         "sctp" => sctp(data),
+        "http_streaming" => http_streaming(data),
         _ => return false,
     }
     true
@@ -558,4 +559,51 @@ pub fn with_ctx_keys<R>(
         srtp_keys,
     };
     f(&mut ctx)
+}
+
+/// HTTP/1.x streaming: the first byte picks where the stream is cut; the rest is a request
+/// stream (first half, client to server) and a response stream (second half) for the HTTP
+/// dissector through the engine's buffering, fed whole and cut — the report (exchanges,
+/// playlists, manifests, segment contents) must not change with the cut. The same bytes also go
+/// to the HLS playlist and DASH MPD parsers, the fMP4 readers, and the MPEG-TS reader whole and
+/// in two pieces (whose summaries must agree).
+pub fn http_streaming(data: &[u8]) {
+    use streamscope::dissect::buffered::Buffered;
+    use streamscope::dissect::http::{self, dash, fmp4, hls, ts::TsReader};
+    use streamscope::dissect::StreamStart;
+    let Some((&cut, rest)) = data.split_first() else { return };
+    let _ = hls::parse(rest, "/live/a.m3u8");
+    let _ = dash::parse(rest, "/dash/a.mpd");
+    let tracks = fmp4::init_tracks(rest);
+    let _ = fmp4::fragments(rest);
+    let _ = fmp4::summary(rest, &tracks);
+    let k = usize::from(cut) * rest.len() / 256;
+    let (a, b) = rest.split_at(k);
+    let mut whole = TsReader::default();
+    whole.feed(rest);
+    let mut pieces = TsReader::default();
+    pieces.feed(a);
+    pieces.feed(b);
+    assert_eq!(whole.summary(), pieces.summary(), "MPEG-TS summary depends on where the body was cut");
+    let half = rest.len() / 2;
+    let (req, resp) = rest.split_at(half);
+    let run = |cut_at: Option<usize>| {
+        with_ctx(|ctx| {
+            let mut d = Buffered::new((http::SPEC.stream.unwrap_or_else(|| unreachable!()))(StreamStart::Beginning));
+            let _ = d.feed(ctx, Direction::C2S, req, Timestamp(1_000));
+            match cut_at {
+                Some(c) => {
+                    let c = c.min(resp.len());
+                    let _ = d.feed(ctx, Direction::S2C, &resp[..c], Timestamp(2_000));
+                    let _ = d.feed(ctx, Direction::S2C, &resp[c..], Timestamp(2_000));
+                }
+                None => {
+                    let _ = d.feed(ctx, Direction::S2C, resp, Timestamp(2_000));
+                }
+            }
+            d.end(ctx, Direction::S2C, Timestamp(3_000));
+            format!("{:?}{:?}", d.dissector().report(0, false), d.dissector().extra_reports(0, false))
+        })
+    };
+    assert_eq!(run(None), run(Some(k / 2)), "cutting the response stream changed the HTTP report");
 }

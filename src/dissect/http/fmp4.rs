@@ -37,9 +37,11 @@ fn boxes(b: &[u8]) -> impl Iterator<Item = ([u8; 4], &[u8])> {
         if size < header {
             return None;
         }
-        // A box cut by the end of what was kept yields what there is.
-        let body = b.get(off + header..(off + size).min(b.len()))?;
-        off += size;
+        // A box cut by the end of what was kept yields what there is; a 64-bit size past the
+        // end of memory ends the walk after this box (never wraps around to the start).
+        let end = off.saturating_add(size);
+        let body = b.get(off + header..end.min(b.len()))?;
+        off = end;
         Some((ty, body))
     })
 }

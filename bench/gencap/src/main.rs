@@ -34,6 +34,7 @@ const BASE_UNIX_SECS: u64 = 1_796_115_600;
 const N_RTMP: usize = 46;
 const N_HLS: usize = 34;
 const N_CALLS: usize = 25;
+/// Default arrival rate of short flows (per second of simulated time); `--small-rate`.
 const SMALL_PER_SEC: f64 = 260.0;
 
 const S_RTMP: u8 = 1;
@@ -55,6 +56,7 @@ struct Counts {
     dns: u64,
     calls: u64,
     rtp_streams: u64,
+    srtp_calls: u64,
     v6_flows: u64,
 }
 
@@ -65,6 +67,8 @@ struct Sim {
     pool: Vec<Vec<u8>>,
     counts: Counts,
     base_unix_us: u64,
+    small_per_sec: f64,
+    srtp_share: f64,
 }
 
 fn ephemeral(r: &mut Rng) -> u16 {
@@ -136,7 +140,7 @@ impl Sim {
             S_CALL => self.spawn_call(c, t),
             S_SMALL => {
                 self.spawn_small(c, t);
-                let dt = c.rng.exp(1e6 / SMALL_PER_SEC) as u64;
+                let dt = c.rng.exp(1e6 / self.small_per_sec) as u64;
                 c.sched.push(t + dt.max(1), SPAWNER, S_SMALL, 0, 0);
             }
             _ => {}
@@ -209,6 +213,8 @@ impl Sim {
             (Ep::new4(la, pa, host_mac4(la)), Ep::new4(ra, pb, ROUTER_MAC))
         };
         let video = r.chance(0.7);
+        // Drawn only when asked for, so that the default output is unchanged.
+        let srtp = self.srtp_share > 0.0 && r.chance(self.srtp_share);
         let mut streams = vec![(false, a, b, true), (false, b, a, false)];
         if video {
             let mut av = a;
@@ -224,12 +230,14 @@ impl Sim {
             let peer = ssrcs[i ^ 1];
             let t0 = t + c.rng.range(0, 300_000);
             let mut s = Box::new(Rtp::new(c, src, dst, v6, vid, ssrcs[i], peer, t0, t + dur, local, base));
+            s.srtp = srtp;
             let id = self.reserve(&mut c.sched);
             s.start(c, id);
             self.flows[id as usize] = Some(Flow::Rtp(s));
             self.counts.rtp_streams += 1;
         }
         self.counts.calls += 1;
+        self.counts.srtp_calls += srtp as u64;
         self.counts.v6_flows += v6 as u64;
     }
 
@@ -302,9 +310,12 @@ struct Args {
     seed: u64,
     pcapng: bool,
     checksums: bool,
+    small_rate: f64,
+    srtp: f64,
 }
 
 const USAGE: &str = "usage: gencap OUT.pcap --size-mb N [--seed S] [--pcapng] [--checksums]
+                     [--small-rate R] [--srtp F]
        (OUT.pcap may be - for standard output; the summary then goes to stderr)
 
 Writes a deterministic capture (Ethernet link type) of about N MiB of mixed
@@ -314,7 +325,11 @@ streaming traffic: RTMP publish sessions (TCP 1935/19350), HLS over HTTP/1.1
   --size-mb N     target file size in MiB (2^20 bytes); required
   --seed S        RNG seed (default 1); same seed and size => identical file
   --pcapng        write pcapng (SHB + IDB + EPBs) instead of classic pcap
-  --checksums     compute TCP/UDP checksums (default: zero, as with offload)";
+  --checksums     compute TCP/UDP checksums (default: zero, as with offload)
+  --small-rate R  short flows (DNS + short TCP) started per second of traffic
+                  (default 260); raise it for captures with many more flows
+  --srtp F        fraction of calls sent SRTP-style, 0..1 (default 0): RTP with
+                  a 10-byte auth tag, RTCP as SRTCP (encrypted body, index, tag)";
 
 fn parse_args() -> Args {
     let mut it = std::env::args().skip(1);
@@ -323,6 +338,8 @@ fn parse_args() -> Args {
     let mut seed = 1u64;
     let mut pcapng = false;
     let mut checksums = false;
+    let mut small_rate = SMALL_PER_SEC;
+    let mut srtp = 0.0f64;
     let die = |m: &str| -> ! {
         eprintln!("gencap: {}\n\n{}", m, USAGE);
         exit(2)
@@ -341,6 +358,22 @@ fn parse_args() -> Args {
                 let v = it.next().unwrap_or_else(|| die("--seed needs a value"));
                 seed = v.parse().unwrap_or_else(|_| die("bad --seed"));
             }
+            "--small-rate" => {
+                let v = it.next().unwrap_or_else(|| die("--small-rate needs a value"));
+                small_rate = v
+                    .parse::<f64>()
+                    .ok()
+                    .filter(|x| *x > 0.0 && x.is_finite())
+                    .unwrap_or_else(|| die("bad --small-rate"));
+            }
+            "--srtp" => {
+                let v = it.next().unwrap_or_else(|| die("--srtp needs a value"));
+                srtp = v
+                    .parse::<f64>()
+                    .ok()
+                    .filter(|x| (0.0..=1.0).contains(x))
+                    .unwrap_or_else(|| die("bad --srtp (0..1)"));
+            }
             "--pcapng" => pcapng = true,
             "--checksums" => checksums = true,
             s if s.starts_with('-') && s != "-" => die(&format!("unknown option {}", s)),
@@ -358,6 +391,8 @@ fn parse_args() -> Args {
         seed,
         pcapng,
         checksums,
+        small_rate,
+        srtp,
     }
 }
 
@@ -380,6 +415,8 @@ fn run(a: &Args) -> io::Result<()> {
         pool: Vec::new(),
         counts: Counts::default(),
         base_unix_us,
+        small_per_sec: a.small_rate,
+        srtp_share: a.srtp,
     };
 
     // Initial population, staggered over the first two seconds.
@@ -449,8 +486,8 @@ fn run(a: &Args) -> io::Result<()> {
         .collect();
     say!("gencap: bytes by class: {}", mix.join(", "));
     say!(
-        "gencap: flows started: {} rtmp, {} hls, {} short tcp, {} dns, {} rtp streams in {} calls ({} over IPv6); ~{} flows",
-        n.rtmp, n.hls, n.short_tcp, n.dns, n.rtp_streams, n.calls, n.v6_flows, convs
+        "gencap: flows started: {} rtmp, {} hls, {} short tcp, {} dns, {} rtp streams in {} calls ({} srtp) ({} over IPv6); ~{} flows",
+        n.rtmp, n.hls, n.short_tcp, n.dns, n.rtp_streams, n.calls, n.srtp_calls, n.v6_flows, convs
     );
     say!("gencap: generated in {:.2} s = {:.0} MiB/s", secs, file_bytes as f64 / 1_048_576.0 / secs.max(1e-9));
     say!("packets={} bytes={} flows={} seconds={:.3}", packets, file_bytes, convs, secs);

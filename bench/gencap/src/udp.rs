@@ -41,7 +41,15 @@ pub struct Rtp {
     rtcp_done: bool,
     cname: u32,
     base_unix_us: u64,
+    /// SRTP-style protection (set by the caller after `new`): each RTP packet carries a
+    /// 10-byte auth tag after its payload, and RTCP goes out as SRTCP (header and SSRC in
+    /// clear, the rest random, then the E flag + index and a 10-byte tag).
+    pub srtp: bool,
+    srtcp_index: u32,
 }
+
+/// Length of the SRTP/SRTCP authentication tag (HMAC-SHA1-80).
+const SRTP_TAG: usize = 10;
 
 impl Rtp {
     #[allow(clippy::too_many_arguments)]
@@ -86,6 +94,8 @@ impl Rtp {
             rtcp_done: false,
             cname: r.u32(),
             base_unix_us,
+            srtp: false,
+            srtcp_index: 0,
         }
     }
 
@@ -151,7 +161,8 @@ impl Rtp {
         self.seq = self.seq.wrapping_add(1);
         let lost = self.video && ctx.rng.chance(P_VIDEO_LOSS);
         if !lost {
-            self.begin(ctx, false, 12 + plen);
+            let tag = if self.srtp { SRTP_TAG } else { 0 };
+            self.begin(ctx, false, 12 + plen + tag);
             let p = &mut ctx.out.pkt;
             p.push(0x80);
             p.push(((marker as u8) << 7) | pt);
@@ -167,6 +178,9 @@ impl Rtp {
                 p.extend_from_slice(rnd(&mut ctx.rng, &ctx.blk, plen - 2));
             } else {
                 p.extend_from_slice(rnd(&mut ctx.rng, &ctx.blk, plen));
+            }
+            if tag > 0 {
+                p.extend_from_slice(rnd(&mut ctx.rng, &ctx.blk, tag));
             }
             ctx.out.commit(t, CAT_RTP)?;
             self.sent_pkts += 1;
@@ -184,7 +198,9 @@ impl Rtp {
         let sdes_len = 4 + 4 + 2 + cname_len + 2; // hdr, ssrc, item hdr, text, end+pad
         let sdes_len = (sdes_len + 3) & !3;
         let len = 52 + sdes_len + if bye { 8 } else { 0 };
-        self.begin(ctx, true, len);
+        let srtcp_extra = if self.srtp { 4 + SRTP_TAG } else { 0 };
+        self.begin(ctx, true, len + srtcp_extra);
+        let rtcp_start = ctx.out.pkt.len();
         let unix_us = self.base_unix_us + t;
         let ntp_sec = (unix_us / 1_000_000 + NTP_UNIX) as u32;
         let ntp_frac = (((unix_us % 1_000_000) << 32) / 1_000_000) as u32;
@@ -218,6 +234,15 @@ impl Rtp {
         if bye {
             p.extend_from_slice(&[0x81, 203, 0, 1]);
             p.extend_from_slice(&self.ssrc.to_be_bytes());
+        }
+        if self.srtp {
+            // SRTCP: everything after the first 8 bytes is encrypted, then E|index and a tag.
+            let enc = rnd(&mut ctx.rng, &ctx.blk, len - 8);
+            let p = &mut ctx.out.pkt;
+            p[rtcp_start + 8..rtcp_start + len].copy_from_slice(enc);
+            self.srtcp_index = self.srtcp_index.wrapping_add(1) & 0x7fff_ffff;
+            p.extend_from_slice(&(0x8000_0000 | self.srtcp_index).to_be_bytes());
+            p.extend_from_slice(rnd(&mut ctx.rng, &ctx.blk, SRTP_TAG));
         }
         ctx.out.commit(t, CAT_RTP)?;
         if bye {

@@ -132,11 +132,18 @@ pub fn run(args: Args) -> i32 {
     let stop = Arc::new(AtomicBool::new(false));
     {
         let stop = stop.clone();
-        // A second Ctrl-C falls through to the default handler.
+        let first = std::sync::Mutex::new(None::<std::time::Instant>);
+        // A second Ctrl-C quits at once, without the report. One sent twice within half a
+        // second is one request delivered twice (`timeout` signals the command and then its
+        // process group): it still ends the capture cleanly, with the report.
         let _ = ctrlc::set_handler(move || {
-            if stop.swap(true, Ordering::SeqCst) {
-                std::process::exit(130);
+            let mut at = first.lock().unwrap_or_else(|p| p.into_inner());
+            match *at {
+                Some(t) if t.elapsed() >= std::time::Duration::from_millis(500) => std::process::exit(130),
+                Some(_) => {}
+                None => *at = Some(std::time::Instant::now()),
             }
+            stop.store(true, Ordering::SeqCst);
         });
     }
     let mut cfg = config(&args);

@@ -270,3 +270,34 @@ fn bogus_pcapng_blocks_are_skipped_or_end_with_a_warning() {
     assert!(read > 0 && (read as usize) < pkts.len(), "{read}");
     assert!(String::from_utf8_lossy(&o.stderr).contains("warning"), "{}", String::from_utf8_lossy(&o.stderr));
 }
+
+/// `timeout -s INT` signals the command and then its process group: the same interrupt twice
+/// within moments must still end the reading cleanly with the report (exit 0); only a second
+/// Ctrl-C later quits without one.
+#[cfg(unix)]
+#[test]
+fn an_interrupt_delivered_twice_still_gives_the_report() {
+    use std::io::Write;
+    use std::process::Stdio;
+    let sample = std::fs::read(a_sample()).unwrap();
+    let mut child =
+        bin().args(["-", "--report", "json", "-q"]).stdin(Stdio::piped()).stdout(Stdio::piped()).spawn().unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    stdin.write_all(&sample).unwrap();
+    // The input stays open while the interrupt arrives (twice, as from `timeout`).
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    let pid = child.id() as libc::pid_t;
+    // SAFETY: signalling our own child.
+    unsafe {
+        libc::kill(pid, libc::SIGINT);
+        libc::kill(pid, libc::SIGINT);
+    }
+    // Before the fix the second signal had already ended the process with 130; now the reading
+    // ends at end of input and the report follows.
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    drop(stdin);
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let r: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(r["capture"]["packets"].as_u64().unwrap() > 0);
+}

@@ -8,8 +8,6 @@ use crate::flow::{Direction, FlowId, FlowNote, FlowSink, PerDir, TransportKind};
 use crate::session::latency::LatencyBook;
 use crate::time::Timestamp;
 use crate::timeline::{Event, FieldValue, Timeline};
-use serde_json::Value;
-use std::collections::BTreeMap;
 use std::net::SocketAddr;
 
 /// Builds the dissector context from the application layer's parts (disjoint borrows).
@@ -117,8 +115,8 @@ pub struct AppLayer {
     pub timeline: Timeline,
     /// Latency samples.
     pub latency: LatencyBook,
-    /// Report entries per section, gathered as flows end.
-    pub sections: BTreeMap<&'static str, Vec<Value>>,
+    /// Report entries per section, gathered as flows end (compact, spilled past a budget).
+    pub sections: crate::report::store::SectionStore,
     /// Flows whose protocol label changed since the engine last looked.
     pub relabeled: Vec<(FlowId, &'static str, &'static str)>,
     /// Whether secrets may be shown.
@@ -141,7 +139,7 @@ impl AppLayer {
             decode_as,
             timeline,
             latency: LatencyBook::default(),
-            sections: BTreeMap::new(),
+            sections: crate::report::store::SectionStore::default(),
             relabeled: Vec::new(),
             show_secrets,
             rejected: 0,
@@ -423,21 +421,21 @@ impl FlowSink for AppLayer {
             let entries = match &f.state {
                 State::Stream(st) => {
                     for (sec, v) in st.dissector().extra_reports(flow, show) {
-                        self.sections.entry(sec).or_default().push(v);
+                        self.sections.push(sec, &v);
                     }
                     st.dissector().report(flow, show)
                 }
                 State::Datagram(d) => {
                     for (sec, v) in d.extra_reports(flow, show) {
-                        self.sections.entry(sec).or_default().push(v);
+                        self.sections.push(sec, &v);
                     }
                     d.report(flow, show)
                 }
                 _ => Vec::new(),
             };
             if let Some(section) = section {
-                if !entries.is_empty() {
-                    self.sections.entry(section).or_default().extend(entries);
+                for v in &entries {
+                    self.sections.push(section, v);
                 }
             }
             f.state = State::Done;

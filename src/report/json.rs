@@ -16,45 +16,94 @@ pub fn build(engine: &Engine, source: &SourceSummary) -> Value {
 }
 
 /// Writes the whole report as one line of JSON, the same as [`build`] gives, without holding
-/// every flow's JSON in memory at once (a capture with a million flows would need GBs).
+/// every flow's or every section entry's JSON in memory at once (a capture with a million
+/// flows would need GBs): entries are copied from the section store as text, and only the
+/// sections that get cross-section facts are parsed, one entry at a time.
 pub fn write(engine: &Engine, source: &SourceSummary, w: &mut impl std::io::Write) -> std::io::Result<()> {
-    let rest = base(engine, source);
-    let mut flows_written = false;
-    let write_flows = |w: &mut dyn std::io::Write, first: bool| -> std::io::Result<()> {
-        w.write_all(if first { b"\"flows\":[" } else { b",\"flows\":[" })?;
-        for (i, r) in engine.flows.records().iter().enumerate() {
-            if i > 0 {
-                w.write_all(b",")?;
-            }
-            serde_json::to_writer(&mut *w, &flow_json(r, engine.app.anomalies(r.id)))?;
-        }
-        w.write_all(b"]")
-    };
+    /// One top-level key's value.
+    enum Part<'a> {
+        Value(Value),
+        Section(&'a str),
+        Flows,
+    }
+    let mut parts: std::collections::BTreeMap<String, Part<'_>> = std::collections::BTreeMap::new();
+    parts.insert("capture".into(), Part::Value(capture_json(engine, source)));
+    for name in engine.app.sections.names() {
+        parts.insert(name.into(), Part::Section(name));
+    }
+    let players = super::players::build(engine);
+    if !players.is_empty() {
+        parts.insert("hls_players".into(), Part::Value(Value::Array(players)));
+    }
+    parts.insert("latency".into(), Part::Value(engine.app.latency.to_json()));
+    parts.insert("flows".into(), Part::Flows);
+    let joined = Joined::new(engine);
     w.write_all(b"{")?;
-    let mut first = true;
-    // Keys in the order a JSON object built by `build` prints them (sorted).
-    for (k, v) in &rest {
-        if !flows_written && k.as_str() > "flows" {
-            write_flows(w, first)?;
-            flows_written = true;
-            first = false;
-        }
-        if !first {
+    for (i, (k, part)) in parts.iter().enumerate() {
+        if i > 0 {
             w.write_all(b",")?;
         }
         serde_json::to_writer(&mut *w, k)?;
         w.write_all(b":")?;
-        serde_json::to_writer(&mut *w, v)?;
-        first = false;
-    }
-    if !flows_written {
-        write_flows(w, first)?;
+        match part {
+            Part::Value(v) => serde_json::to_writer(&mut *w, v)?,
+            Part::Flows => {
+                w.write_all(b"[")?;
+                for (i, r) in engine.flows.records().iter().enumerate() {
+                    if i > 0 {
+                        w.write_all(b",")?;
+                    }
+                    serde_json::to_writer(&mut *w, &flow_json(r, engine.app.anomalies(r.id)))?;
+                }
+                w.write_all(b"]")?;
+            }
+            Part::Section(name) => {
+                w.write_all(b"[")?;
+                if Joined::touches(name) {
+                    for (i, mut v) in engine.app.sections.values(name).enumerate() {
+                        if i > 0 {
+                            w.write_all(b",")?;
+                        }
+                        joined.apply(name, &mut v);
+                        serde_json::to_writer(&mut *w, &v)?;
+                    }
+                } else {
+                    for (i, text) in engine.app.sections.texts(name).enumerate() {
+                        if i > 0 {
+                            w.write_all(b",")?;
+                        }
+                        w.write_all(&text)?;
+                    }
+                }
+                w.write_all(b"]")?;
+            }
+        }
     }
     w.write_all(b"}\n")
 }
 
 /// Every section but `flows` (the UI builds its flow rows straight from the flow table).
 pub fn base(engine: &Engine, source: &SourceSummary) -> Map<String, Value> {
+    let mut out = Map::new();
+    out.insert("capture".into(), capture_json(engine, source));
+    let joined = Joined::new(engine);
+    for name in engine.app.sections.names() {
+        let entries = engine.app.sections.values(name).map(|mut v| {
+            joined.apply(name, &mut v);
+            v
+        });
+        out.insert(name.into(), Value::Array(entries.collect()));
+    }
+    let players = super::players::build(engine);
+    if !players.is_empty() {
+        out.insert("hls_players".into(), Value::Array(players));
+    }
+    out.insert("latency".into(), engine.app.latency.to_json());
+    out
+}
+
+/// The `capture` section.
+fn capture_json(engine: &Engine, source: &SourceSummary) -> Value {
     let c = &engine.capture;
     let link_type = match c.link_types.as_slice() {
         [] => source.link_types.first().map(|l| l.name()).map(Value::from).unwrap_or(Value::Null),
@@ -90,39 +139,75 @@ pub fn base(engine: &Engine, source: &SourceSummary) -> Map<String, Value> {
         obj.insert("channel_dropped".into(), json!(source.channel_dropped));
         obj.insert("running_as".into(), json!(source.running_as));
     }
-    let mut out = Map::new();
-    out.insert("capture".into(), capture);
-    for (section, entries) in &engine.app.sections {
-        let mut v = entries.clone();
-        v.sort_by_key(|e| e.get("flow").and_then(Value::as_u64).unwrap_or(u64::MAX));
-        if *section == "rtsp" {
-            // PLAY/RECORD → first RTP on the UDP ports its SETUP announced.
-            let sig = &engine.app.signalled;
-            for e in &mut v {
+    capture
+}
+
+/// Facts one section's entries get from elsewhere (another section, signalling, the flow
+/// table), gathered once per report so each entry is completed on its own.
+struct Joined<'a> {
+    engine: &'a Engine,
+    /// RTP streams as stored: flow, SSRC, clock rate, lost, max jitter.
+    rtp: Vec<(Option<u64>, Option<Value>, Value, Value, Value)>,
+}
+
+impl<'a> Joined<'a> {
+    /// Whether entries of `section` are completed here (the others are copied as they are).
+    fn touches(section: &str) -> bool {
+        matches!(section, "rtsp" | "rtcp" | "sip" | "rtmp")
+    }
+
+    fn new(engine: &'a Engine) -> Self {
+        let needed = ["rtcp", "sip"].iter().any(|s| engine.app.sections.len(s) > 0);
+        let rtp = if needed {
+            engine
+                .app
+                .sections
+                .values_as_stored("rtp")
+                .map(|s| {
+                    let get = |k: &str| s.get(k).cloned().unwrap_or(Value::Null);
+                    (
+                        s.get("flow").and_then(Value::as_u64),
+                        s.get("ssrc").cloned(),
+                        get("clock_rate"),
+                        get("lost"),
+                        get("max_jitter_ms"),
+                    )
+                })
+                .collect()
+        } else {
+            Vec::new()
+        };
+        Joined { engine, rtp }
+    }
+
+    /// Completes one entry of `section`.
+    fn apply(&self, section: &str, e: &mut Value) {
+        let engine = self.engine;
+        match section {
+            "rtsp" => {
+                // PLAY/RECORD → first RTP on the UDP ports its SETUP announced.
+                let sig = &engine.app.signalled;
                 let method = e.get("method").and_then(Value::as_str).unwrap_or("");
                 if !matches!(method, "PLAY" | "RECORD") || !e.get("first_rtp_ms").is_some_and(Value::is_null) {
-                    continue;
+                    return;
                 }
                 let Some(session) = e.get("session").and_then(Value::as_str).map(|s| format!("rtsp:{s}")) else {
-                    continue;
+                    return;
                 };
                 let (Some(first), Some(at)) = (sig.first_media.get(&session), e.get("ts").and_then(micros_of)) else {
-                    continue;
+                    return;
                 };
                 if let Some(o) = e.as_object_mut() {
                     o.insert("first_rtp_ms".into(), json_ms((first.micros() - at) as f64 / 1000.0));
                 }
             }
-        }
-        if *section == "rtcp" {
-            // Each receiver report next to what the capture point observed for that SSRC.
-            let streams = engine.app.sections.get("rtp");
-            for e in &mut v {
-                let Some(blocks) = e.get_mut("report_blocks").and_then(Value::as_array_mut) else { continue };
+            "rtcp" => {
+                // Each receiver report next to what the capture point observed for that SSRC.
+                let Some(blocks) = e.get_mut("report_blocks").and_then(Value::as_array_mut) else { return };
                 for b in blocks {
                     let ssrc = b.get("ssrc").cloned();
-                    let seen = streams.and_then(|r| r.iter().find(|s| s.get("ssrc") == ssrc.as_ref()));
-                    let rate = seen.and_then(|s| s.get("clock_rate")).and_then(Value::as_f64);
+                    let seen = self.rtp.iter().find(|s| s.1 == ssrc);
+                    let rate = seen.and_then(|s| s.2.as_f64());
                     let jitter = b.get("jitter").and_then(Value::as_f64);
                     if let Some(o) = b.as_object_mut() {
                         o.insert(
@@ -132,23 +217,15 @@ pub fn base(engine: &Engine, source: &SourceSummary) -> Map<String, Value> {
                                 _ => Value::Null,
                             },
                         );
-                        o.insert(
-                            "observed_lost".into(),
-                            seen.and_then(|s| s.get("lost").cloned()).unwrap_or(Value::Null),
-                        );
-                        o.insert(
-                            "observed_max_jitter_ms".into(),
-                            seen.and_then(|s| s.get("max_jitter_ms").cloned()).unwrap_or(Value::Null),
-                        );
+                        o.insert("observed_lost".into(), seen.map(|s| s.3.clone()).unwrap_or(Value::Null));
+                        o.insert("observed_max_jitter_ms".into(), seen.map(|s| s.4.clone()).unwrap_or(Value::Null));
                     }
                 }
             }
-        }
-        if *section == "sip" {
-            // The call's media: first RTP after the INVITE, and the SSRCs its SDP bound.
-            let sig = &engine.app.signalled;
-            for e in &mut v {
-                let Some(call) = e.get("call_id").and_then(Value::as_str).map(str::to_string) else { continue };
+            "sip" => {
+                // The call's media: first RTP after the INVITE, and the SSRCs its SDP bound.
+                let sig = &engine.app.signalled;
+                let Some(call) = e.get("call_id").and_then(Value::as_str).map(str::to_string) else { return };
                 let invite = e.get("ts").and_then(micros_of);
                 let first = sig.first_media.get(&call).copied();
                 let first_ms = match (first, invite) {
@@ -157,26 +234,19 @@ pub fn base(engine: &Engine, source: &SourceSummary) -> Map<String, Value> {
                 };
                 let flows: Vec<u64> =
                     sig.flow_session.iter().filter(|(_, s)| **s == call).map(|(f, _)| u64::from(*f)).collect();
-                let ssrcs: Vec<Value> = engine
-                    .app
-                    .sections
-                    .get("rtp")
-                    .map(|r| {
-                        r.iter()
-                            .filter(|x| x.get("flow").and_then(Value::as_u64).is_some_and(|f| flows.contains(&f)))
-                            .filter_map(|x| x.get("ssrc").cloned())
-                            .collect()
-                    })
-                    .unwrap_or_default();
+                let ssrcs: Vec<Value> = self
+                    .rtp
+                    .iter()
+                    .filter(|s| s.0.is_some_and(|f| flows.contains(&f)))
+                    .filter_map(|s| s.1.clone())
+                    .collect();
                 if let Some(o) = e.as_object_mut() {
                     o.insert("first_media_ms".into(), first_ms.unwrap_or(Value::Null));
                     o.insert("rtp_streams".into(), Value::Array(ssrcs));
                 }
             }
-        }
-        if *section == "rtmp" {
-            // Ingest health on one axis: the connection's TCP trouble next to the RTMP view.
-            for e in &mut v {
+            "rtmp" => {
+                // Ingest health on one axis: the connection's TCP trouble next to the RTMP view.
                 let tcp = e
                     .get("flow")
                     .and_then(Value::as_u64)
@@ -188,15 +258,9 @@ pub fn base(engine: &Engine, source: &SourceSummary) -> Map<String, Value> {
                     ingest.insert("tcp_gap_bytes".into(), json!(t.gaps));
                 }
             }
+            _ => {}
         }
-        out.insert((*section).into(), Value::Array(v));
     }
-    let players = super::players::build(engine);
-    if !players.is_empty() {
-        out.insert("hls_players".into(), Value::Array(players));
-    }
-    out.insert("latency".into(), engine.app.latency.to_json());
-    out
 }
 
 /// One flow as the contract describes it.

@@ -4,6 +4,7 @@
 pub mod json;
 pub mod llhls;
 pub mod players;
+pub mod store;
 pub mod text;
 
 use crate::time::Timestamp;

@@ -117,21 +117,27 @@ fn duration_us(s: f64) -> i64 {
 /// fetched HLS (players behind one address are told apart by their User-Agent).
 pub fn build(engine: &Engine) -> Vec<Value> {
     let sections = &engine.app.sections;
-    let (Some(http), Some(hls)) = (sections.get("http"), sections.get("hls")) else { return Vec::new() };
+    if sections.len("http") == 0 || sections.len("hls") == 0 {
+        return Vec::new();
+    }
+    // Only the exchanges of players are parsed back from the store and kept.
+    let hls: Vec<Value> = sections.values_as_stored("hls").collect();
+    let http: Vec<Value> = sections
+        .values_as_stored("http")
+        .filter(|x| matches!(kind(x), "playlist" | "segment" | "init" | "part"))
+        .collect();
     // Parsed playlists by (flow, request's first byte).
     let mut parsed: BTreeMap<(u64, i64), &Value> = BTreeMap::new();
-    for p in hls {
+    for p in &hls {
         if let (Some(f), Some(t)) = (p["flow"].as_u64(), super::micros_of(&p["request_ts"])) {
             parsed.insert((f, t), p);
         }
     }
     let mut by_player: BTreeMap<(String, String), Vec<&Value>> = BTreeMap::new();
-    for x in http {
+    for x in &http {
         let Some(f) = x["flow"].as_u64().and_then(|f| engine.flows.record(f as u32)) else { continue };
-        if matches!(kind(x), "playlist" | "segment" | "init" | "part") {
-            let ua = x["user_agent"].as_str().unwrap_or("").to_string();
-            by_player.entry((f.client.ip().to_string(), ua)).or_default().push(x);
-        }
+        let ua = x["user_agent"].as_str().unwrap_or("").to_string();
+        by_player.entry((f.client.ip().to_string(), ua)).or_default().push(x);
     }
     by_player.into_iter().map(|((client, ua), xs)| player(&client, &ua, &xs, &parsed)).collect()
 }

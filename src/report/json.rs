@@ -146,8 +146,17 @@ fn capture_json(engine: &Engine, source: &SourceSummary) -> Value {
 /// table), gathered once per report so each entry is completed on its own.
 struct Joined<'a> {
     engine: &'a Engine,
-    /// RTP streams as stored: flow, SSRC, clock rate, lost, max jitter.
-    rtp: Vec<(Option<u64>, Option<Value>, Value, Value, Value)>,
+    /// RTP streams as stored.
+    rtp: Vec<RtpSeen>,
+}
+
+/// What an RTCP or SIP entry needs of one RTP stream entry.
+struct RtpSeen {
+    flow: Option<u64>,
+    ssrc: Option<Value>,
+    clock_rate: Value,
+    lost: Value,
+    max_jitter_ms: Value,
 }
 
 impl<'a> Joined<'a> {
@@ -165,13 +174,13 @@ impl<'a> Joined<'a> {
                 .values_as_stored("rtp")
                 .map(|s| {
                     let get = |k: &str| s.get(k).cloned().unwrap_or(Value::Null);
-                    (
-                        s.get("flow").and_then(Value::as_u64),
-                        s.get("ssrc").cloned(),
-                        get("clock_rate"),
-                        get("lost"),
-                        get("max_jitter_ms"),
-                    )
+                    RtpSeen {
+                        flow: s.get("flow").and_then(Value::as_u64),
+                        ssrc: s.get("ssrc").cloned(),
+                        clock_rate: get("clock_rate"),
+                        lost: get("lost"),
+                        max_jitter_ms: get("max_jitter_ms"),
+                    }
                 })
                 .collect()
         } else {
@@ -206,8 +215,8 @@ impl<'a> Joined<'a> {
                 let Some(blocks) = e.get_mut("report_blocks").and_then(Value::as_array_mut) else { return };
                 for b in blocks {
                     let ssrc = b.get("ssrc").cloned();
-                    let seen = self.rtp.iter().find(|s| s.1 == ssrc);
-                    let rate = seen.and_then(|s| s.2.as_f64());
+                    let seen = self.rtp.iter().find(|s| s.ssrc == ssrc);
+                    let rate = seen.and_then(|s| s.clock_rate.as_f64());
                     let jitter = b.get("jitter").and_then(Value::as_f64);
                     if let Some(o) = b.as_object_mut() {
                         o.insert(
@@ -217,8 +226,11 @@ impl<'a> Joined<'a> {
                                 _ => Value::Null,
                             },
                         );
-                        o.insert("observed_lost".into(), seen.map(|s| s.3.clone()).unwrap_or(Value::Null));
-                        o.insert("observed_max_jitter_ms".into(), seen.map(|s| s.4.clone()).unwrap_or(Value::Null));
+                        o.insert("observed_lost".into(), seen.map(|s| s.lost.clone()).unwrap_or(Value::Null));
+                        o.insert(
+                            "observed_max_jitter_ms".into(),
+                            seen.map(|s| s.max_jitter_ms.clone()).unwrap_or(Value::Null),
+                        );
                     }
                 }
             }
@@ -237,8 +249,8 @@ impl<'a> Joined<'a> {
                 let ssrcs: Vec<Value> = self
                     .rtp
                     .iter()
-                    .filter(|s| s.0.is_some_and(|f| flows.contains(&f)))
-                    .filter_map(|s| s.1.clone())
+                    .filter(|s| s.flow.is_some_and(|f| flows.contains(&f)))
+                    .filter_map(|s| s.ssrc.clone())
                     .collect();
                 if let Some(o) = e.as_object_mut() {
                     o.insert("first_media_ms".into(), first_ms.unwrap_or(Value::Null));

@@ -40,8 +40,18 @@ pub fn read_path(
     read_capture(file, on_packet)
 }
 
-/// Reads a pcap or pcapng stream from any reader.
+/// Reads a pcap or pcapng stream from any reader. The reading, the file format and the
+/// copying of frames into batches happen on a second thread (see [`super::read_ahead`]);
+/// `on_packet` runs on the calling thread, frame by frame, in capture order.
 pub fn read_capture<R: Read + Send>(
+    reader: R,
+    on_packet: impl FnMut(&RawPacket<'_>) -> ControlFlow<()>,
+) -> Result<SourceSummary, CaptureError> {
+    super::read_ahead::run(move |emit| parse_capture(reader, emit), on_packet)
+}
+
+/// Parses a pcap or pcapng stream, calling `on_packet` for every frame, on the calling thread.
+pub fn parse_capture<R: Read + Send>(
     reader: R,
     mut on_packet: impl FnMut(&RawPacket<'_>) -> ControlFlow<()>,
 ) -> Result<SourceSummary, CaptureError> {

@@ -8,6 +8,7 @@ pub mod live;
 pub mod pcapng_writer;
 #[cfg(all(feature = "live", unix))]
 pub mod privs;
+pub mod read_ahead;
 
 use crate::time::Timestamp;
 

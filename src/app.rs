@@ -109,7 +109,8 @@ struct FlowApp {
 
 /// Application-layer state of every flow.
 pub struct AppLayer {
-    flows: Vec<FlowApp>,
+    /// Flows still open (a flow's state goes when the flow table retires it).
+    flows: crate::flow::IdSlab<FlowApp>,
     decode_as: Vec<DecodeAs>,
     /// Where events go.
     pub timeline: Timeline,
@@ -135,7 +136,7 @@ impl AppLayer {
     /// A new application layer.
     pub fn new(decode_as: Vec<DecodeAs>, timeline: Timeline, show_secrets: bool) -> Self {
         AppLayer {
-            flows: Vec::new(),
+            flows: crate::flow::IdSlab::default(),
             decode_as,
             timeline,
             latency: LatencyBook::default(),
@@ -151,7 +152,12 @@ impl AppLayer {
 
     /// Anomalies raised on a flow.
     pub fn anomalies(&self, flow: FlowId) -> u64 {
-        self.flows.get(flow as usize).map_or(0, |f| f.anomalies)
+        self.flows.get(flow).map_or(0, |f| f.anomalies)
+    }
+
+    /// Forgets a flow the flow table retired; gives the anomalies counted on it.
+    pub fn retire(&mut self, flow: FlowId) -> u64 {
+        self.flows.remove(flow).map_or(0, |f| f.anomalies)
     }
 
     fn start(
@@ -162,10 +168,22 @@ impl AppLayer {
         server: SocketAddr,
         with_syn: bool,
     ) {
-        let idx = flow as usize;
-        while self.flows.len() <= idx {
-            self.flows.push(FlowApp {
-                state: State::Done,
+        let forced = self
+            .decode_as
+            .iter()
+            .find(|r| r.transport == transport && (r.port == server.port() || r.port == client.port()))
+            .map(|r| r.spec);
+        self.flows.insert(
+            flow,
+            FlowApp {
+                state: State::Probing(Box::new(Probing {
+                    buf: PerDir::default(),
+                    log: Vec::new(),
+                    prev: PerDir::default(),
+                    held: Vec::new(),
+                    datagrams: 0,
+                    order: Self::probe_order(transport, client, server),
+                })),
                 transport,
                 client,
                 server,
@@ -173,33 +191,8 @@ impl AppLayer {
                 spec: None,
                 anomalies: 0,
                 ended: PerDir::default(),
-            });
-        }
-        let forced = self
-            .decode_as
-            .iter()
-            .find(|r| r.transport == transport && (r.port == server.port() || r.port == client.port()))
-            .map(|r| r.spec);
-        let Some(f) = self.flows.get_mut(idx) else {
-            return;
-        };
-        *f = FlowApp {
-            state: State::Probing(Box::new(Probing {
-                buf: PerDir::default(),
-                log: Vec::new(),
-                prev: PerDir::default(),
-                held: Vec::new(),
-                datagrams: 0,
-                order: Self::probe_order(transport, client, server),
-            })),
-            transport,
-            client,
-            server,
-            with_syn,
-            spec: None,
-            anomalies: 0,
-            ended: PerDir::default(),
-        };
+            },
+        );
         if let Some(spec) = forced {
             self.pin(flow, spec, "decode-as");
         } else if transport == TransportKind::Udp {
@@ -220,7 +213,7 @@ impl AppLayer {
     /// Pins a flow to a protocol and creates its dissector.
     fn pin(&mut self, flow: FlowId, spec: usize, how: &'static str) {
         let Some(s) = REGISTRY.get(spec) else { return };
-        let Some(f) = self.flows.get_mut(flow as usize) else {
+        let Some(f) = self.flows.get_mut(flow) else {
             return;
         };
         f.spec = Some(spec);
@@ -237,7 +230,7 @@ impl AppLayer {
     }
 
     fn give_up(&mut self, flow: FlowId) {
-        let Some(f) = self.flows.get_mut(flow as usize) else {
+        let Some(f) = self.flows.get_mut(flow) else {
             return;
         };
         // A TCP connection joined mid-way may never show a recognisable start: fall back to
@@ -263,7 +256,7 @@ impl AppLayer {
     /// Feeds stream bytes to the flow's dissector with engine-side buffering.
     fn feed(&mut self, flow: FlowId, dir: Direction, data: &[u8], ts: Timestamp) {
         let show = self.show_secrets;
-        let Some(f) = self.flows.get_mut(flow as usize) else {
+        let Some(f) = self.flows.get_mut(flow) else {
             return;
         };
         let State::Stream(st) = &mut f.state else {
@@ -280,7 +273,7 @@ impl AppLayer {
     /// Handles one UDP datagram of a flow.
     pub fn datagram(&mut self, flow: FlowId, dir: Direction, data: &[u8], ts: Timestamp) {
         let show = self.show_secrets;
-        let Some(f) = self.flows.get_mut(flow as usize) else {
+        let Some(f) = self.flows.get_mut(flow) else {
             return;
         };
         match &mut f.state {
@@ -325,7 +318,7 @@ impl AppLayer {
     }
 
     fn datagram_to_dissector(&mut self, flow: FlowId, dir: Direction, data: &[u8], ts: Timestamp, show: bool) {
-        let Some(f) = self.flows.get_mut(flow as usize) else {
+        let Some(f) = self.flows.get_mut(flow) else {
             return;
         };
         if let State::Datagram(d) = &mut f.state {
@@ -335,7 +328,7 @@ impl AppLayer {
     }
 
     fn probe_stream(&mut self, flow: FlowId, dir: Direction, data: &[u8], ts: Timestamp) {
-        let Some(f) = self.flows.get_mut(flow as usize) else {
+        let Some(f) = self.flows.get_mut(flow) else {
             return;
         };
         let State::Probing(p) = &mut f.state else {
@@ -374,7 +367,7 @@ impl AppLayer {
 
 impl FlowSink for AppLayer {
     fn data(&mut self, flow: FlowId, dir: Direction, data: &[u8], ts: Timestamp) {
-        match self.flows.get(flow as usize).map(|f| &f.state) {
+        match self.flows.get(flow).map(|f| &f.state) {
             Some(State::Probing(_)) => self.probe_stream(flow, dir, data, ts),
             Some(State::Stream(_)) => self.feed(flow, dir, data, ts),
             _ => {}
@@ -383,7 +376,7 @@ impl FlowSink for AppLayer {
 
     fn gap(&mut self, flow: FlowId, dir: Direction, len: u64) {
         let show = self.show_secrets;
-        let Some(f) = self.flows.get_mut(flow as usize) else {
+        let Some(f) = self.flows.get_mut(flow) else {
             return;
         };
         match &mut f.state {
@@ -402,7 +395,7 @@ impl FlowSink for AppLayer {
 
     fn end(&mut self, flow: FlowId, dir: Direction, ts: Timestamp) {
         let show = self.show_secrets;
-        let Some(f) = self.flows.get_mut(flow as usize) else {
+        let Some(f) = self.flows.get_mut(flow) else {
             return;
         };
         if f.ended[dir] {

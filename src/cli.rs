@@ -90,10 +90,10 @@ pub struct Args {
     /// Show secrets (stream keys, credentials) instead of masking them.
     #[arg(long)]
     pub show_secrets: bool,
-    /// UDP flows idle this long (capture time) end.
+    /// UDP flows idle this long (capture time) end (DNS flows: 30 s).
     #[arg(long, value_name = "SECONDS", default_value_t = 300)]
     pub udp_timeout: u64,
-    /// Most flows tracked.
+    /// Most flows open at once (ended flows are kept compactly, without a cap).
     #[arg(long, value_name = "N", default_value_t = 500_000)]
     pub max_flows: usize,
     /// Most events kept in memory.

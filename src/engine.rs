@@ -13,6 +13,10 @@ use std::net::{IpAddr, SocketAddr};
 
 /// How often (capture time) idle flows are looked for.
 const SWEEP_EVERY_SECS: u64 = 10;
+/// Idle timeout of a flow recognised as DNS: one query and its answer, then nothing (a
+/// capture of streaming traffic holds tens of thousands; waiting the UDP timeout for each
+/// would hold them all in the table). A 5-tuple reused after this is a new flow.
+const DNS_IDLE_SECS: u64 = 30;
 /// Malformed packets remembered in detail for the report.
 const MALFORMED_SAMPLES: usize = 20;
 
@@ -239,13 +243,20 @@ impl Engine {
         }
     }
 
+    /// Applies the application layer's protocol labels, then lets the flows that ended leave
+    /// the table (after their last label), taking their anomaly counts with them.
     fn apply_labels(&mut self) {
         for (flow, name, how) in self.app.relabeled.drain(..) {
             if let Some(r) = self.flows.record_mut(flow) {
                 r.protocol = name;
                 r.detected_by = Some(how);
             }
+            if name == crate::dissect::dns::SPEC.name {
+                self.flows.set_idle_timeout(flow, DNS_IDLE_SECS);
+            }
         }
+        let app = &mut self.app;
+        self.flows.retire(&mut |flow| app.retire(flow));
     }
 
     /// Ends the capture: flushes every flow and fragment table. Idempotent.

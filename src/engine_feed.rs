@@ -38,6 +38,9 @@ pub struct EngineFeed {
     /// The capture file frames can be read back from: the file read, or the live capture's
     /// `-w` file.
     source_file: Option<String>,
+    /// Rows already built from a flow's final record (the flow left the table): not looked
+    /// at again.
+    final_rows: Vec<bool>,
 }
 
 impl EngineFeed {
@@ -93,6 +96,7 @@ impl EngineFeed {
             final_seen: false,
             counters: live_counters,
             source_file: args.file.clone().filter(|f| f != "-").or_else(|| args.write.clone()),
+            final_rows: Vec::new(),
         }
     }
 
@@ -140,19 +144,25 @@ impl Feed for EngineFeed {
         crate::lab::attach(&engine, &mut report);
         let kept = engine.app.timeline.events();
         model.update(&report, kept.get(model.events.len()..).unwrap_or(&[]));
-        let records = engine.flows.records();
-        model.flows.truncate(records.len());
-        for (i, r) in records.iter().enumerate() {
-            let anomalies = engine.app.anomalies(r.id);
-            match model.flows.get_mut(i) {
+        let n = engine.flows.len();
+        model.flows.truncate(n);
+        self.final_rows.resize(n, false);
+        for (id, done) in (0..n as u32).zip(self.final_rows.iter_mut()) {
+            if *done {
+                continue;
+            }
+            let Some(r) = engine.flows.record(id) else { continue };
+            *done = engine.flows.is_retired(id);
+            let anomalies = crate::report::json::anomalies(&engine, &r);
+            match model.flows.get_mut(id as usize) {
                 // Unchanged since the last look: no strings formatted again.
                 Some(old)
                     if old.id == u64::from(r.id)
                         && old.packets == (r.dirs.c2s.packets, r.dirs.s2c.packets)
                         && old.anomalies == anomalies
                         && old.protocol == r.protocol => {}
-                Some(old) => *old = crate::tui::model::FlowRow::from_record(r, anomalies),
-                None => model.flows.push(crate::tui::model::FlowRow::from_record(r, anomalies)),
+                Some(old) => *old = crate::tui::model::FlowRow::from_record(&r, anomalies),
+                None => model.flows.push(crate::tui::model::FlowRow::from_record(&r, anomalies)),
             }
         }
         model.progress = match (self.final_seen, self.live, self.file_size) {

@@ -20,6 +20,7 @@ pub mod flow;
 pub mod lab;
 pub mod report;
 pub mod session;
+pub mod spill;
 pub mod time;
 pub mod timeline;
 pub mod tui;

@@ -119,8 +119,8 @@ fn snaplen_cut_packets_keep_flow_counts_and_are_counted() {
     let (a, _) = analyse(&full, Config::default());
     let (b, _) = analyse(&snap, Config::default());
     assert_eq!(b.capture.truncated, pkts.iter().filter(|(d, ..)| d.len() > 96).count() as u64);
-    assert_eq!(a.flows.records().len(), b.flows.records().len());
-    for (x, y) in a.flows.records().iter().zip(b.flows.records()) {
+    assert_eq!(a.flows.len(), b.flows.len());
+    for (x, y) in a.flows.iter().zip(b.flows.iter()) {
         assert_eq!((x.client, x.server), (y.client, y.server));
         assert_eq!(x.dirs.c2s.packets, y.dirs.c2s.packets);
         assert_eq!(x.dirs.s2c.packets, y.dirs.s2c.packets);
@@ -128,7 +128,7 @@ fn snaplen_cut_packets_keep_flow_counts_and_are_counted() {
         assert_eq!(x.dirs.c2s.bytes, y.dirs.c2s.bytes);
         assert_eq!(x.dirs.s2c.bytes, y.dirs.s2c.bytes);
     }
-    assert!(b.flows.records().iter().any(|r| r.tcp.is_some_and(|t| t.gaps > 0)), "cut payload is a gap for dissectors");
+    assert!(b.flows.iter().any(|r| r.tcp.is_some_and(|t| t.gaps > 0)), "cut payload is a gap for dissectors");
 }
 
 #[test]
@@ -225,7 +225,7 @@ fn pcapng_with_several_sections_reads_every_section() {
     assert!(s.warning.is_none(), "{:?}", s.warning);
     assert_eq!(e.capture.packets, ea.capture.packets + eb.capture.packets);
     assert_eq!(e.capture.malformed, 0);
-    assert_eq!(e.flows.records().len(), ea.flows.records().len() + eb.flows.records().len());
+    assert_eq!(e.flows.len(), ea.flows.len() + eb.flows.len());
 }
 
 /// pcapng blocks a reader does not know are skipped; a block whose length is corrupt ends the

@@ -72,7 +72,7 @@ fn midstream_connection_falls_back_to_the_port_hint() {
 fn decode_as_overrides_content() {
     let cfg = Config { decode_as: vec![DecodeAs::from_str("udp:5005=rtp").unwrap()], ..Config::default() };
     let (e, _) = analyse(&root().join("samples").join("vlan-qinq.pcap"), cfg);
-    let forced: Vec<_> = e.flows.records().iter().filter(|r| r.server.port() == 5005).collect();
+    let forced: Vec<_> = e.flows.iter().filter(|r| r.server.port() == 5005).collect();
     assert!(!forced.is_empty());
     assert!(forced.iter().all(|r| r.protocol == "rtp" && r.detected_by == Some("decode-as")));
     assert!(DecodeAs::from_str("tcp:1=nosuch").is_err());

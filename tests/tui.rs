@@ -582,9 +582,10 @@ fn flow_rows_from_the_table_equal_the_reports() {
         let from_json = Model::new(sample, &report, &[]).flows;
         let direct: Vec<_> = engine
             .flows
-            .records()
             .iter()
-            .map(|r| streamscope::tui::model::FlowRow::from_record(r, engine.app.anomalies(r.id)))
+            .map(|r| {
+                streamscope::tui::model::FlowRow::from_record(&r, streamscope::report::json::anomalies(&engine, &r))
+            })
             .collect();
         assert_eq!(from_json.len(), direct.len());
         for (a, b) in from_json.iter().zip(&direct) {

@@ -3,6 +3,7 @@
 //! producing typed events. Adding a protocol is one module and one line in [`REGISTRY`].
 
 pub mod buffered;
+pub mod dns;
 pub mod dtls;
 pub mod http;
 pub mod quic;
@@ -301,6 +302,7 @@ pub static REGISTRY: &[ProtocolSpec] = &[
     quic::SPEC,
     rtp::RTCP_SPEC,
     rtp::RTP_SPEC,
+    dns::SPEC,
 ];
 
 /// Runs the probes of `candidates` (registry indexes, in order) on the first bytes of both

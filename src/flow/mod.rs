@@ -2,7 +2,9 @@
 //! and TCP analysis. It knows nothing of application protocols: it hands in-order bytes, gaps
 //! and ends to whoever drives it.
 
+pub mod ended;
 pub mod reassembly;
+pub mod slab;
 mod tcp;
 
 pub use reassembly::{Chunk, ReasmLimits, ReasmStats};
@@ -14,6 +16,9 @@ use serde::Serialize;
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 use tcp::TcpConn;
+
+pub use ended::EndedFlows;
+pub use slab::IdSlab;
 
 /// Index of a flow in the table, stable for the whole run.
 pub type FlowId = u32;
@@ -142,17 +147,26 @@ pub struct FlowRecord {
     pub detected_by: Option<&'static str>,
     /// TCP analysis (TCP flows only).
     pub tcp: Option<TcpStats>,
+    /// Anomalies the application layer raised on the flow, moved here when the flow is
+    /// retired (while it is open they are counted by its driver).
+    pub anomalies: u64,
 }
 
 /// Limits of the flow table.
 #[derive(Debug, Clone, Copy)]
 pub struct FlowLimits {
-    /// Flows kept; packets of further new flows are counted but not tracked.
+    /// Flows open at once; packets of further new flows are counted but not tracked.
     pub max_flows: usize,
     /// A UDP 5-tuple idle this long (capture time) ends; the next packet starts a new flow.
     pub udp_timeout_secs: u64,
     /// A TCP connection idle this long ends and its buffers are released.
     pub tcp_idle_secs: u64,
+    /// A TCP connection closed (FIN both ways, or RST) and idle this long leaves the table:
+    /// Linux's TIME_WAIT, during which the 4-tuple is not reused and late segments still
+    /// belong to the old connection.
+    pub tcp_closed_secs: u64,
+    /// Bytes of ended flows' records kept in memory before they go to a temporary file.
+    pub ended_memory: usize,
     /// Per-direction reassembly caps.
     pub reasm: ReasmLimits,
     /// Out-of-order bytes buffered across all connections.
@@ -165,6 +179,8 @@ impl Default for FlowLimits {
             max_flows: 500_000,
             udp_timeout_secs: 300,
             tcp_idle_secs: 900,
+            tcp_closed_secs: 60,
+            ended_memory: crate::spill::DEFAULT_BUDGET,
             reasm: ReasmLimits::default(),
             max_total_buffered: 128 << 20,
         }
@@ -180,6 +196,8 @@ pub struct TableStats {
     pub packets_untracked: u64,
     /// Flows ended by idleness.
     pub idle_expired: u64,
+    /// Closed TCP connections that left the table after their TIME_WAIT.
+    pub closed_expired: u64,
 }
 
 /// What happened to a flow, for the timeline.
@@ -249,14 +267,28 @@ pub trait FlowSink {
     fn note(&mut self, flow: FlowId, dir: Direction, ts: Timestamp, note: FlowNote);
 }
 
-/// The bidirectional flow table.
+/// A flow still in the table: its record and what the table needs to follow it.
+struct Live {
+    rec: FlowRecord,
+    /// First sequence number seen per direction (the SYN's when seen; TCP only).
+    base_seq: PerDir<Option<u32>>,
+    /// Reassembly and analysis state while the connection is open (TCP only).
+    conn: Option<Box<TcpConn>>,
+    /// Idle timeout set by the driver for this flow, instead of the table's.
+    idle_secs: Option<u64>,
+}
+
+/// The bidirectional flow table. Flows get ids in order of creation; a flow that ends leaves
+/// the table once its driver has had its last look ([`FlowTable::retire`]) and only its
+/// record is kept, compactly and spilled to disk past a budget.
 pub struct FlowTable {
     map: HashMap<FlowKey, FlowId, ahash::RandomState>,
-    records: Vec<FlowRecord>,
-    conns: Vec<Option<Box<TcpConn>>>,
-    keys: Vec<FlowKey>,
-    /// First sequence number seen per direction of each TCP flow (the SYN's when seen).
-    base_seq: Vec<PerDir<Option<u32>>>,
+    live: IdSlab<Live>,
+    ended: EndedFlows,
+    /// Flows created so far (the next flow's id).
+    created: u32,
+    /// Flows ended since the last [`FlowTable::retire`].
+    retiring: Vec<FlowId>,
     limits: FlowLimits,
     is_service_port: Box<dyn Fn(u16) -> bool + Send>,
     total_buffered: usize,
@@ -270,10 +302,10 @@ impl FlowTable {
     pub fn new(limits: FlowLimits, is_service_port: Box<dyn Fn(u16) -> bool + Send>) -> Self {
         FlowTable {
             map: HashMap::default(),
-            records: Vec::new(),
-            conns: Vec::new(),
-            keys: Vec::new(),
-            base_seq: Vec::new(),
+            live: IdSlab::default(),
+            ended: EndedFlows::new(limits.ended_memory),
+            created: 0,
+            retiring: Vec::new(),
             limits,
             is_service_port,
             total_buffered: 0,
@@ -281,24 +313,75 @@ impl FlowTable {
         }
     }
 
-    /// All flows so far, in order of creation.
-    pub fn records(&self) -> &[FlowRecord] {
-        &self.records
+    /// Flows created so far (ids are `0..len()`).
+    pub fn len(&self) -> usize {
+        self.created as usize
     }
 
-    /// One flow.
-    pub fn record(&self, id: FlowId) -> Option<&FlowRecord> {
-        self.records.get(id as usize)
+    /// Whether no flow was created.
+    pub fn is_empty(&self) -> bool {
+        self.created == 0
     }
 
-    /// Mutable access to one flow (for the detection label).
+    /// One flow's record (a copy; ended flows' are read back from their store).
+    pub fn record(&self, id: FlowId) -> Option<FlowRecord> {
+        match self.live.get(id) {
+            Some(l) => Some(l.rec.clone()),
+            None => self.ended.get(id),
+        }
+    }
+
+    /// Every flow's record, in order of creation.
+    pub fn iter(&self) -> impl Iterator<Item = FlowRecord> + '_ {
+        (0..self.created).filter_map(|id| self.record(id))
+    }
+
+    /// Whether flow `id` has left the table (its record is final).
+    pub fn is_retired(&self, id: FlowId) -> bool {
+        self.ended.contains(id)
+    }
+
+    /// Mutable access to a flow still in the table (for the detection label).
     pub fn record_mut(&mut self, id: FlowId) -> Option<&mut FlowRecord> {
-        self.records.get_mut(id as usize)
+        self.live.get_mut(id).map(|l| &mut l.rec)
+    }
+
+    /// Sets how long flow `id` may stay idle (capture time) before it ends, instead of the
+    /// table's timeout for its transport (a one-shot exchange need not wait minutes).
+    pub fn set_idle_timeout(&mut self, id: FlowId, secs: u64) {
+        if let Some(l) = self.live.get_mut(id) {
+            l.idle_secs = Some(secs);
+        }
     }
 
     /// Flows currently in the lookup map.
     pub fn active(&self) -> usize {
         self.map.len()
+    }
+
+    /// Moves the flows that ended since the last call out of the table, each with the
+    /// anomalies its driver counted (`anomalies` is asked once per flow, and may forget it).
+    pub fn retire(&mut self, anomalies: &mut dyn FnMut(FlowId) -> u64) {
+        if self.retiring.is_empty() {
+            return;
+        }
+        let mut ids = std::mem::take(&mut self.retiring);
+        for &id in &ids {
+            if let Some(mut l) = self.live.remove(id) {
+                if let Some(c) = &l.conn {
+                    self.total_buffered = self.total_buffered.saturating_sub(c.buffered());
+                }
+                l.rec.anomalies += anomalies(id);
+                self.ended.push(&l.rec);
+            }
+        }
+        ids.clear();
+        self.retiring = ids;
+    }
+
+    /// Bytes of ended flows' records in memory, and spilled to disk.
+    pub fn ended_footprint(&self) -> (usize, u64) {
+        self.ended.footprint()
     }
 
     fn guess_client(&self, src: SocketAddr, dst: SocketAddr) -> bool {
@@ -317,12 +400,13 @@ impl FlowTable {
         server: SocketAddr,
         ts: Timestamp,
     ) -> Option<FlowId> {
-        if self.records.len() >= self.limits.max_flows {
+        if self.map.len() >= self.limits.max_flows || self.created == FlowId::MAX {
             self.stats.flows_over_cap += 1;
             return None;
         }
-        let id = self.records.len() as FlowId;
-        self.records.push(FlowRecord {
+        let id = self.created;
+        self.created += 1;
+        let rec = FlowRecord {
             id,
             transport,
             client,
@@ -333,16 +417,16 @@ impl FlowTable {
             protocol: "unknown",
             detected_by: None,
             tcp: (transport == TransportKind::Tcp).then(TcpStats::default),
-        });
-        self.conns.push((transport == TransportKind::Tcp).then(|| Box::new(TcpConn::default())));
-        self.keys.push(key);
-        self.base_seq.push(PerDir::default());
+            anomalies: 0,
+        };
+        let conn = (transport == TransportKind::Tcp).then(|| Box::new(TcpConn::default()));
+        self.live.insert(id, Live { rec, base_seq: PerDir::default(), conn, idle_secs: None });
         self.map.insert(key, id);
         Some(id)
     }
 
     fn count(&mut self, id: FlowId, dir: Direction, bytes: usize, ts: Timestamp) {
-        if let Some(r) = self.records.get_mut(id as usize) {
+        if let Some(r) = self.record_mut(id) {
             let d = &mut r.dirs[dir];
             d.packets += 1;
             d.bytes += bytes as u64;
@@ -352,7 +436,7 @@ impl FlowTable {
     }
 
     fn direction_of(&self, id: FlowId, src: SocketAddr) -> Direction {
-        match self.records.get(id as usize) {
+        match self.live.get(id).map(|l| &l.rec) {
             Some(r) if r.client == src => Direction::C2S,
             Some(_) => Direction::S2C,
             None => Direction::C2S,
@@ -372,10 +456,9 @@ impl FlowTable {
         let mut new = false;
         let id = match self.map.get(&key).copied() {
             Some(id)
-                if self
-                    .records
-                    .get(id as usize)
-                    .is_some_and(|r| r.last_ts.plus_secs(self.limits.udp_timeout_secs) < ts) =>
+                if self.live.get(id).is_some_and(|l| {
+                    l.rec.last_ts.plus_secs(l.idle_secs.unwrap_or(self.limits.udp_timeout_secs)) < ts
+                }) =>
             {
                 self.end_flow(id, ts, sink);
                 new = true;
@@ -451,8 +534,8 @@ impl FlowTable {
             return None;
         };
         let dir = self.direction_of(id, src);
-        if let Some(b) = self.base_seq.get_mut(id as usize) {
-            b[dir].get_or_insert(h.seq);
+        if let Some(l) = self.live.get_mut(id) {
+            l.base_seq[dir].get_or_insert(h.seq);
         }
         if new {
             self.started(id, dir, ts, h.has(SYN), sink);
@@ -460,7 +543,7 @@ impl FlowTable {
         self.count(id, dir, payload_len, ts);
         let limits = self.limits.reasm;
         let over_budget = self.total_buffered > self.limits.max_total_buffered;
-        let (Some(Some(conn)), Some(rec)) = (self.conns.get_mut(id as usize), self.records.get_mut(id as usize)) else {
+        let Some(Live { conn: Some(conn), rec, .. }) = self.live.get_mut(id) else {
             return Some(Placement { flow: id, dir, new });
         };
         let stats = rec.tcp.get_or_insert_with(TcpStats::default);
@@ -474,7 +557,7 @@ impl FlowTable {
     }
 
     fn started(&self, id: FlowId, dir: Direction, ts: Timestamp, with_syn: bool, sink: &mut dyn FlowSink) {
-        if let Some(r) = self.records.get(id as usize) {
+        if let Some(r) = self.live.get(id).map(|l| &l.rec) {
             let note = FlowNote::Started { transport: r.transport, client: r.client, server: r.server, with_syn };
             sink.note(id, dir, ts, note);
         }
@@ -485,54 +568,62 @@ impl FlowTable {
     /// even after FIN or RST).
     fn conn_reused_by_syn(&self, id: FlowId, src: SocketAddr, seq: u32) -> bool {
         let dir = self.direction_of(id, src);
-        match self.base_seq.get(id as usize).and_then(|b| b[dir]) {
+        match self.live.get(id).and_then(|l| l.base_seq[dir]) {
             Some(base) => base != seq,
             None => false,
         }
     }
 
     fn release(&mut self, id: FlowId) {
-        if let Some(slot) = self.conns.get_mut(id as usize) {
-            if let Some(c) = slot.take() {
-                self.total_buffered = self.total_buffered.saturating_sub(c.buffered());
-            }
+        if let Some(c) = self.live.get_mut(id).and_then(|l| l.conn.take()) {
+            self.total_buffered = self.total_buffered.saturating_sub(c.buffered());
         }
     }
 
-    /// Ends a flow: flushes reassembly, tells the sink, frees its state.
+    /// Ends a flow: flushes reassembly, tells the sink, frees its state; the flow leaves the
+    /// table at the next [`FlowTable::retire`].
     fn end_flow(&mut self, id: FlowId, ts: Timestamp, sink: &mut dyn FlowSink) {
-        if let (Some(Some(conn)), Some(rec)) = (self.conns.get_mut(id as usize), self.records.get_mut(id as usize)) {
-            let stats = rec.tcp.get_or_insert_with(TcpStats::default);
+        let Some(l) = self.live.get_mut(id) else { return };
+        if let Some(conn) = l.conn.as_mut() {
+            let stats = l.rec.tcp.get_or_insert_with(TcpStats::default);
             conn.finish(id, ts, stats, sink);
-        } else if self.records.get(id as usize).is_some_and(|r| r.transport == TransportKind::Udp) {
+        } else if l.rec.transport == TransportKind::Udp {
             sink.end(id, Direction::C2S, ts);
             sink.end(id, Direction::S2C, ts);
         }
+        let key = FlowKey::new(l.rec.transport, l.rec.client, l.rec.server);
         self.release(id);
-        if let Some(k) = self.keys.get(id as usize) {
-            if self.map.get(k) == Some(&id) {
-                self.map.remove(k);
-            }
+        if self.map.get(&key) == Some(&id) {
+            self.map.remove(&key);
         }
+        self.retiring.push(id);
     }
 
     /// Ends flows idle longer than their timeout (capture time), freeing their state.
     pub fn sweep(&mut self, now: Timestamp, sink: &mut dyn FlowSink) {
-        let (udp, tcp) = (self.limits.udp_timeout_secs, self.limits.tcp_idle_secs);
-        let mut idle: Vec<FlowId> = self
+        let (udp, tcp, closed) = (self.limits.udp_timeout_secs, self.limits.tcp_idle_secs, self.limits.tcp_closed_secs);
+        let mut idle: Vec<(FlowId, bool)> = self
             .map
             .values()
             .copied()
-            .filter(|&id| {
-                self.records.get(id as usize).is_some_and(|r| {
-                    let t = if r.transport == TransportKind::Udp { udp } else { tcp };
-                    r.last_ts.plus_secs(t) < now
-                })
+            .filter_map(|id| {
+                let l = self.live.get(id)?;
+                let is_closed = l.rec.transport == TransportKind::Tcp && l.conn.is_none();
+                let t = match l.rec.transport {
+                    TransportKind::Udp => l.idle_secs.unwrap_or(udp),
+                    TransportKind::Tcp if is_closed => closed,
+                    TransportKind::Tcp => l.idle_secs.unwrap_or(tcp),
+                };
+                (l.rec.last_ts.plus_secs(t) < now).then_some((id, is_closed))
             })
             .collect();
         idle.sort_unstable();
-        self.stats.idle_expired += idle.len() as u64;
-        for id in idle {
+        for (id, is_closed) in idle {
+            if is_closed {
+                self.stats.closed_expired += 1;
+            } else {
+                self.stats.idle_expired += 1;
+            }
             self.end_flow(id, now, sink);
         }
     }

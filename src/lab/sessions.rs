@@ -302,7 +302,7 @@ fn sip(engine: &Engine, report: &Value, tap: &LabTap, out: &mut Vec<Session>) {
 }
 
 fn webrtc(engine: &Engine, report: &Value, tap: &LabTap, out: &mut Vec<Session>) {
-    for r in engine.flows.records() {
+    for r in engine.flows.iter() {
         let flow = r.id;
         let f = |k: &str| tap.first(flow, k);
         let check = f("stun.binding.request");

@@ -10,7 +10,7 @@ use serde_json::{json, Map, Value};
 /// Builds the whole report.
 pub fn build(engine: &Engine, source: &SourceSummary) -> Value {
     let mut out = base(engine, source);
-    let flows: Vec<Value> = engine.flows.records().iter().map(|r| flow_json(r, engine.app.anomalies(r.id))).collect();
+    let flows: Vec<Value> = engine.flows.iter().map(|r| flow_json(&r, anomalies(engine, &r))).collect();
     out.insert("flows".into(), Value::Array(flows));
     Value::Object(out)
 }
@@ -49,11 +49,11 @@ pub fn write(engine: &Engine, source: &SourceSummary, w: &mut impl std::io::Writ
             Part::Value(v) => serde_json::to_writer(&mut *w, v)?,
             Part::Flows => {
                 w.write_all(b"[")?;
-                for (i, r) in engine.flows.records().iter().enumerate() {
+                for (i, r) in engine.flows.iter().enumerate() {
                     if i > 0 {
                         w.write_all(b",")?;
                     }
-                    serde_json::to_writer(&mut *w, &flow_json(r, engine.app.anomalies(r.id)))?;
+                    serde_json::to_writer(&mut *w, &flow_json(&r, anomalies(engine, &r)))?;
                 }
                 w.write_all(b"]")?;
             }
@@ -273,6 +273,12 @@ impl<'a> Joined<'a> {
             _ => {}
         }
     }
+}
+
+/// A flow's anomalies: those moved into its record when it left the table, and those its
+/// application layer still counts while it is open.
+pub fn anomalies(engine: &Engine, r: &FlowRecord) -> u64 {
+    r.anomalies + engine.app.anomalies(r.id)
 }
 
 /// One flow as the contract describes it.

@@ -66,15 +66,14 @@ pub fn render(engine: &Engine, source: &SourceSummary) -> String {
         let _ =
             writeln!(s, "  flow table full: {} flows ({} packets) not tracked", t.flows_over_cap, t.packets_untracked);
     }
-    let recs = engine.flows.records();
-    let _ = writeln!(s, "\nFlows: {}", recs.len());
+    let _ = writeln!(s, "\nFlows: {}", engine.flows.len());
     let _ = writeln!(
         s,
         "  {:>5} {:<4} {:<8} {:<46} {:>8} {:>10} {:>8} {:>10} {:>9}  tcp",
         "id", "l4", "proto", "client -> server", "pkts c>s", "bytes c>s", "pkts s>c", "bytes s>c", "dur s"
     );
     let origin = c.first_ts.unwrap_or_default();
-    for r in recs {
+    for r in engine.flows.iter() {
         let ends = format!("{} -> {}", r.client, r.server);
         let tcp = r.tcp.map_or(String::new(), |t| {
             let mut parts = Vec::new();

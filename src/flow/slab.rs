@@ -45,7 +45,7 @@ impl<T> IdSlab<T> {
         }
         let at = self.used;
         self.used += 1;
-        if at % CHUNK == 0 {
+        if at.is_multiple_of(CHUNK) {
             let mut chunk = Vec::with_capacity(CHUNK);
             chunk.resize_with(CHUNK, || None);
             self.chunks.push(chunk);

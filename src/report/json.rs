@@ -53,7 +53,7 @@ pub fn write(engine: &Engine, source: &SourceSummary, w: &mut impl std::io::Writ
                     if i > 0 {
                         w.write_all(b",")?;
                     }
-                    serde_json::to_writer(&mut *w, &flow_json(&r, anomalies(engine, &r)))?;
+                    serde_json::to_writer(&mut *w, &FlowEntry::new(&r, anomalies(engine, &r)))?;
                 }
                 w.write_all(b"]")?;
             }
@@ -283,38 +283,76 @@ pub fn anomalies(engine: &Engine, r: &FlowRecord) -> u64 {
 
 /// One flow as the contract describes it.
 pub fn flow_json(r: &FlowRecord, anomalies: u64) -> Value {
-    let mut v = json!({
-        "id": r.id,
-        "transport": r.transport.as_str(),
-        "client": addr(r.client),
-        "server": addr(r.server),
-        "protocol": r.protocol,
-        "detected_by": r.detected_by,
-        "packets_c2s": r.dirs.c2s.packets,
-        "packets_s2c": r.dirs.s2c.packets,
-        "bytes_c2s": r.dirs.c2s.bytes,
-        "bytes_s2c": r.dirs.s2c.bytes,
-        "first_ts": json_ts(r.first_ts),
-        "last_ts": json_ts(r.last_ts),
-        "anomalies": anomalies,
-    });
-    if let (Some(t), Some(obj)) = (&r.tcp, v.as_object_mut()) {
-        obj.insert(
-            "tcp".into(),
-            json!({
-                "handshake_rtt_ms": t.handshake_rtt_ms.map(json_ms).unwrap_or(Value::Null),
-                "retransmissions": t.retransmissions,
-                "out_of_order": t.out_of_order,
-                "overlaps": t.overlaps,
-                "zero_window": t.zero_window,
-                "gaps": t.gaps,
-                "reassembly_cap_drops": t.reassembly_cap_drops,
-                "midstream": t.midstream,
-                "fin_c2s": t.fin.c2s,
-                "fin_s2c": t.fin.s2c,
-                "rst": t.rst,
+    serde_json::to_value(FlowEntry::new(r, anomalies)).unwrap_or(Value::Null)
+}
+
+/// A flow entry, serialised straight to the output (no `Value` tree per flow). Fields are in
+/// name order, as a JSON object built by `serde_json` prints them, so [`build`] and [`write`]
+/// give the same bytes.
+#[derive(serde::Serialize)]
+struct FlowEntry {
+    anomalies: u64,
+    bytes_c2s: u64,
+    bytes_s2c: u64,
+    client: String,
+    detected_by: Option<&'static str>,
+    first_ts: Value,
+    id: u32,
+    last_ts: Value,
+    packets_c2s: u64,
+    packets_s2c: u64,
+    protocol: &'static str,
+    server: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    tcp: Option<TcpEntry>,
+    transport: &'static str,
+}
+
+/// The `tcp` object of a flow entry (fields in name order).
+#[derive(serde::Serialize)]
+struct TcpEntry {
+    fin_c2s: bool,
+    fin_s2c: bool,
+    gaps: u64,
+    handshake_rtt_ms: Value,
+    midstream: bool,
+    out_of_order: u64,
+    overlaps: u64,
+    reassembly_cap_drops: u64,
+    retransmissions: u64,
+    rst: bool,
+    zero_window: u64,
+}
+
+impl FlowEntry {
+    fn new(r: &FlowRecord, anomalies: u64) -> Self {
+        FlowEntry {
+            anomalies,
+            bytes_c2s: r.dirs.c2s.bytes,
+            bytes_s2c: r.dirs.s2c.bytes,
+            client: addr(r.client),
+            detected_by: r.detected_by,
+            first_ts: json_ts(r.first_ts),
+            id: r.id,
+            last_ts: json_ts(r.last_ts),
+            packets_c2s: r.dirs.c2s.packets,
+            packets_s2c: r.dirs.s2c.packets,
+            protocol: r.protocol,
+            server: addr(r.server),
+            tcp: r.tcp.map(|t| TcpEntry {
+                fin_c2s: t.fin.c2s,
+                fin_s2c: t.fin.s2c,
+                gaps: t.gaps,
+                handshake_rtt_ms: t.handshake_rtt_ms.map(json_ms).unwrap_or(Value::Null),
+                midstream: t.midstream,
+                out_of_order: t.out_of_order,
+                overlaps: t.overlaps,
+                reassembly_cap_drops: t.reassembly_cap_drops,
+                retransmissions: t.retransmissions,
+                rst: t.rst,
+                zero_window: t.zero_window,
             }),
-        );
+            transport: r.transport.as_str(),
+        }
     }
-    v
 }

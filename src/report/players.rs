@@ -108,6 +108,16 @@ fn kind(x: &Value) -> &str {
     }
 }
 
+/// Whether an exchange's JSON text can be of a kind [`kind`] gives players (a superset, read
+/// on the text so the other exchanges of a busy capture are not parsed at all).
+fn may_be_player_exchange(text: &[u8]) -> bool {
+    const KINDS: [&[u8]; 4] =
+        [b"\"kind\":\"playlist\"", b"\"kind\":\"segment\"", b"\"kind\":\"init\"", b"\"kind\":\"part\""];
+    KINDS.iter().any(|k| memchr::memmem::find(text, k).is_some())
+        || memchr::memchr2_iter(b'm', b'M', text)
+            .any(|i| text.get(i..i + 3).is_some_and(|w| w.eq_ignore_ascii_case(b"m3u")))
+}
+
 /// EXTINF seconds in µs, rounded (the tag has at most µs precision in practice).
 fn duration_us(s: f64) -> i64 {
     (s * 1e6).round() as i64
@@ -123,7 +133,9 @@ pub fn build(engine: &Engine) -> Vec<Value> {
     // Only the exchanges of players are parsed back from the store and kept.
     let hls: Vec<Value> = sections.values_as_stored("hls").collect();
     let http: Vec<Value> = sections
-        .values_as_stored("http")
+        .texts_as_stored("http")
+        .filter(|t| may_be_player_exchange(t))
+        .filter_map(|t| serde_json::from_slice::<Value>(&t).ok())
         .filter(|x| matches!(kind(x), "playlist" | "segment" | "init" | "part"))
         .collect();
     // Parsed playlists by (flow, request's first byte).

@@ -104,6 +104,11 @@ impl SectionStore {
         self.texts(section).filter_map(|t| serde_json::from_slice(&t).ok())
     }
 
+    /// The JSON text of each entry of `section`, in the order it was stored.
+    pub fn texts_as_stored(&self, section: &str) -> impl Iterator<Item = Cow<'_, [u8]>> + '_ {
+        self.places(section, false).into_iter().filter_map(move |p| self.log.read(p.offset, p.len as usize))
+    }
+
     /// Each entry of `section` parsed, in the order it was stored.
     pub fn values_as_stored(&self, section: &str) -> impl Iterator<Item = Value> + '_ {
         self.places(section, false)

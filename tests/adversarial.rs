@@ -6,7 +6,9 @@
 
 #![cfg(unix)]
 
-use std::io::Write;
+mod common;
+
+use common::synth::{Conn, Pcap, PSH_ACK};
 use std::path::PathBuf;
 use std::process::Command;
 
@@ -15,103 +17,6 @@ const MAX_RSS_KIB: i64 = 150 * 1024;
 
 fn tmp(name: &str) -> PathBuf {
     std::env::temp_dir().join(format!("streamscope-adv-{}-{name}", std::process::id()))
-}
-
-/// A classic pcap writer (Ethernet, µs).
-struct Pcap(std::io::BufWriter<std::fs::File>, i64);
-
-impl Pcap {
-    fn create(path: &PathBuf) -> Pcap {
-        let mut w = std::io::BufWriter::new(std::fs::File::create(path).unwrap());
-        w.write_all(&0xa1b2c3d4u32.to_le_bytes()).unwrap();
-        w.write_all(&[2, 0, 4, 0]).unwrap();
-        w.write_all(&[0; 8]).unwrap();
-        w.write_all(&65535u32.to_le_bytes()).unwrap();
-        w.write_all(&1u32.to_le_bytes()).unwrap();
-        Pcap(w, 1_700_000_000_000_000)
-    }
-
-    fn frame(&mut self, ip: &[u8]) {
-        self.1 += 100;
-        let mut f = vec![0u8; 12];
-        f.extend_from_slice(&[0x08, 0x00]);
-        f.extend_from_slice(ip);
-        let ts = self.1;
-        let w = &mut self.0;
-        w.write_all(&((ts / 1_000_000) as u32).to_le_bytes()).unwrap();
-        w.write_all(&((ts % 1_000_000) as u32).to_le_bytes()).unwrap();
-        w.write_all(&(f.len() as u32).to_le_bytes()).unwrap();
-        w.write_all(&(f.len() as u32).to_le_bytes()).unwrap();
-        w.write_all(&f).unwrap();
-    }
-
-    fn ipv4(&mut self, src: [u8; 4], dst: [u8; 4], proto: u8, l4: &[u8]) {
-        let mut ip = vec![0x45, 0, 0, 0, 0, 0, 0x40, 0, 64, proto, 0, 0];
-        let len = (20 + l4.len()) as u16;
-        ip[2..4].copy_from_slice(&len.to_be_bytes());
-        ip.extend_from_slice(&src);
-        ip.extend_from_slice(&dst);
-        ip.extend_from_slice(l4);
-        self.frame(&ip);
-    }
-
-    fn udp(&mut self, src: ([u8; 4], u16), dst: ([u8; 4], u16), payload: &[u8]) {
-        let mut u = Vec::with_capacity(8 + payload.len());
-        u.extend_from_slice(&src.1.to_be_bytes());
-        u.extend_from_slice(&dst.1.to_be_bytes());
-        u.extend_from_slice(&((8 + payload.len()) as u16).to_be_bytes());
-        u.extend_from_slice(&[0, 0]);
-        u.extend_from_slice(payload);
-        self.ipv4(src.0, dst.0, 17, &u);
-    }
-
-    #[allow(clippy::too_many_arguments)]
-    fn tcp(&mut self, src: ([u8; 4], u16), dst: ([u8; 4], u16), seq: u32, ack: u32, flags: u8, payload: &[u8]) {
-        let mut t = Vec::with_capacity(20 + payload.len());
-        t.extend_from_slice(&src.1.to_be_bytes());
-        t.extend_from_slice(&dst.1.to_be_bytes());
-        t.extend_from_slice(&seq.to_be_bytes());
-        t.extend_from_slice(&ack.to_be_bytes());
-        t.extend_from_slice(&[0x50, flags, 0xff, 0xff, 0, 0, 0, 0]);
-        t.extend_from_slice(payload);
-        self.ipv4(src.0, dst.0, 6, &t);
-    }
-}
-
-const SYN: u8 = 0x02;
-const ACK: u8 = 0x10;
-const PSH_ACK: u8 = 0x18;
-const C: [u8; 4] = [10, 0, 0, 1];
-const S: [u8; 4] = [10, 0, 0, 2];
-
-/// A TCP connection: handshake done, then `send` writes client data in order, `reply` server data.
-struct Conn {
-    c: ([u8; 4], u16),
-    s: ([u8; 4], u16),
-    cseq: u32,
-    sseq: u32,
-}
-
-impl Conn {
-    fn open(p: &mut Pcap, cport: u16, sport: u16) -> Conn {
-        let (c, s) = ((C, cport), (S, sport));
-        p.tcp(c, s, 1000, 0, SYN, &[]);
-        p.tcp(s, c, 5000, 1001, SYN | ACK, &[]);
-        p.tcp(c, s, 1001, 5001, ACK, &[]);
-        Conn { c, s, cseq: 1001, sseq: 5001 }
-    }
-    fn send(&mut self, p: &mut Pcap, data: &[u8]) {
-        for chunk in data.chunks(1400) {
-            p.tcp(self.c, self.s, self.cseq, self.sseq, PSH_ACK, chunk);
-            self.cseq = self.cseq.wrapping_add(chunk.len() as u32);
-        }
-    }
-    fn reply(&mut self, p: &mut Pcap, data: &[u8]) {
-        for chunk in data.chunks(1400) {
-            p.tcp(self.s, self.c, self.sseq, self.cseq, PSH_ACK, chunk);
-            self.sseq = self.sseq.wrapping_add(chunk.len() as u32);
-        }
-    }
 }
 
 /// Runs the binary on a capture; returns the report and the peak RSS of the children so far.

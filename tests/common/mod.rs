@@ -1,6 +1,8 @@
 //! Helpers shared by the integration tests.
 #![allow(dead_code)]
 
+pub mod synth;
+
 use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
 use streamscope::capture::{file, SourceSummary};

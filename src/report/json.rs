@@ -1,7 +1,7 @@
 //! `--report json`: one JSON object (report contract: `capture`, `flows`, `latency`, and each
 //! protocol's section once its dissector lands).
 
-use super::{addr, json_ms, json_ts, micros_of};
+use super::{json_ms, json_ts, micros_of};
 use crate::capture::SourceSummary;
 use crate::engine::Engine;
 use crate::flow::FlowRecord;
@@ -283,10 +283,8 @@ pub fn anomalies(engine: &Engine, r: &FlowRecord) -> u64 {
 
 /// One flow as the contract describes it.
 pub fn flow_json(r: &FlowRecord, anomalies: u64) -> Value {
-    let mut text = Vec::with_capacity(512);
-    if write_flow(&mut text, r, anomalies).is_err() {
-        return Value::Null;
-    }
+    let mut text = Vec::with_capacity(448);
+    flow_text(&mut text, r, anomalies);
     serde_json::from_slice(&text).unwrap_or(Value::Null)
 }
 
@@ -294,29 +292,63 @@ pub fn flow_json(r: &FlowRecord, anomalies: u64) -> Value {
 /// `serde_json` object of the same values prints them (so [`build`] and [`write`] agree), without
 /// building a `Value` per flow (a million-flow capture spends most of its report time there).
 fn write_flow(w: &mut dyn std::io::Write, r: &FlowRecord, anomalies: u64) -> std::io::Result<()> {
+    let mut b = Vec::with_capacity(448);
+    flow_text(&mut b, r, anomalies);
+    w.write_all(&b)
+}
+
+/// The text of one flow entry, appended to `b` (see [`write_flow`]).
+fn flow_text(b: &mut Vec<u8>, r: &FlowRecord, anomalies: u64) {
+    use std::io::Write as _;
+    let mut n = itoa::Buffer::new();
+    let mut num = |b: &mut Vec<u8>, key: &[u8], v: u64| {
+        b.extend_from_slice(key);
+        b.extend_from_slice(n.format(v).as_bytes());
+    };
     let (c, s) = (&r.dirs.c2s, &r.dirs.s2c);
-    write!(w, "{{\"anomalies\":{anomalies},\"bytes_c2s\":{},\"bytes_s2c\":{},\"client\":", c.bytes, s.bytes)?;
-    serde_json::to_writer(&mut *w, &addr(r.client))?;
-    w.write_all(b",\"detected_by\":")?;
-    serde_json::to_writer(&mut *w, &r.detected_by)?;
-    write!(w, ",\"first_ts\":{},\"id\":{},\"last_ts\":{},", r.first_ts, r.id, r.last_ts)?;
-    write!(w, "\"packets_c2s\":{},\"packets_s2c\":{},\"protocol\":", c.packets, s.packets)?;
-    serde_json::to_writer(&mut *w, r.protocol)?;
-    w.write_all(b",\"server\":")?;
-    serde_json::to_writer(&mut *w, &addr(r.server))?;
-    if let Some(t) = &r.tcp {
-        write!(w, ",\"tcp\":{{\"fin_c2s\":{},\"fin_s2c\":{},\"gaps\":{},", t.fin.c2s, t.fin.s2c, t.gaps)?;
-        match t.handshake_rtt_ms.filter(|v| v.is_finite()) {
-            Some(ms) => write!(w, "\"handshake_rtt_ms\":{:.3},", crate::time::round_ms(ms))?,
-            None => w.write_all(b"\"handshake_rtt_ms\":null,")?,
+    num(b, b"{\"anomalies\":", anomalies);
+    num(b, b",\"bytes_c2s\":", c.bytes);
+    num(b, b",\"bytes_s2c\":", s.bytes);
+    // Socket addresses hold no character JSON escapes.
+    let _ = write!(b, ",\"client\":\"{}\",\"detected_by\":", r.client);
+    match r.detected_by {
+        Some(d) => {
+            let _ = serde_json::to_writer(&mut *b, d);
         }
-        write!(
-            w,
-            "\"midstream\":{},\"out_of_order\":{},\"overlaps\":{},\"reassembly_cap_drops\":{},\"retransmissions\":{},\"rst\":{},\"zero_window\":{}}}",
-            t.midstream, t.out_of_order, t.overlaps, t.reassembly_cap_drops, t.retransmissions, t.rst, t.zero_window
-        )?;
+        None => b.extend_from_slice(b"null"),
     }
-    w.write_all(b",\"transport\":")?;
-    serde_json::to_writer(&mut *w, r.transport.as_str())?;
-    w.write_all(b"}")
+    let _ = write!(b, ",\"first_ts\":{}", r.first_ts);
+    num(b, b",\"id\":", u64::from(r.id));
+    let _ = write!(b, ",\"last_ts\":{}", r.last_ts);
+    num(b, b",\"packets_c2s\":", c.packets);
+    num(b, b",\"packets_s2c\":", s.packets);
+    b.extend_from_slice(b",\"protocol\":");
+    let _ = serde_json::to_writer(&mut *b, r.protocol);
+    let _ = write!(b, ",\"server\":\"{}\"", r.server);
+    if let Some(t) = &r.tcp {
+        let flag = |b: &mut Vec<u8>, key: &[u8], v: bool| {
+            b.extend_from_slice(key);
+            b.extend_from_slice(if v { b"true" } else { b"false" });
+        };
+        flag(b, b",\"tcp\":{\"fin_c2s\":", t.fin.c2s);
+        flag(b, b",\"fin_s2c\":", t.fin.s2c);
+        num(b, b",\"gaps\":", t.gaps);
+        match t.handshake_rtt_ms.filter(|v| v.is_finite()) {
+            Some(ms) => {
+                let _ = write!(b, ",\"handshake_rtt_ms\":{:.3}", crate::time::round_ms(ms));
+            }
+            None => b.extend_from_slice(b",\"handshake_rtt_ms\":null"),
+        }
+        flag(b, b",\"midstream\":", t.midstream);
+        num(b, b",\"out_of_order\":", t.out_of_order);
+        num(b, b",\"overlaps\":", t.overlaps);
+        num(b, b",\"reassembly_cap_drops\":", t.reassembly_cap_drops);
+        num(b, b",\"retransmissions\":", t.retransmissions);
+        flag(b, b",\"rst\":", t.rst);
+        num(b, b",\"zero_window\":", t.zero_window);
+        b.push(b'}');
+    }
+    b.extend_from_slice(b",\"transport\":\"");
+    b.extend_from_slice(r.transport.as_str().as_bytes());
+    b.extend_from_slice(b"\"}");
 }

@@ -416,7 +416,15 @@ impl FlowSink for AppLayer {
                     for (sec, v) in st.dissector().extra_reports(flow, show) {
                         self.sections.push(sec, &v);
                     }
-                    st.dissector().report(flow, show)
+                    let sections = &mut self.sections;
+                    let written = section.is_some_and(|sec| {
+                        st.dissector().report_text(flow, show, &mut |t| sections.push_text(sec, u64::from(flow), t))
+                    });
+                    if written {
+                        Vec::new()
+                    } else {
+                        st.dissector().report(flow, show)
+                    }
                 }
                 State::Datagram(d) => {
                     for (sec, v) in d.extra_reports(flow, show) {

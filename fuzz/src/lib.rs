@@ -602,6 +602,12 @@ pub fn http_streaming(data: &[u8]) {
                 }
             }
             d.end(ctx, Direction::S2C, Timestamp(3_000));
+            // The entries written as text are the values serialised, byte for byte.
+            let values = d.dissector().report(7, false);
+            let mut texts: Vec<Vec<u8>> = Vec::new();
+            assert!(d.dissector().report_text(7, false, &mut |t| texts.push(t.to_vec())));
+            let serialised: Vec<Vec<u8>> = values.iter().map(|v| v.to_string().into_bytes()).collect();
+            assert_eq!(texts, serialised, "HTTP entries as text differ from the values");
             format!("{:?}{:?}", d.dissector().report(0, false), d.dissector().extra_reports(0, false))
         })
     };

@@ -215,6 +215,12 @@ pub trait StreamDissector: Send {
     fn report(&self, _flow: FlowId, _show_secrets: bool) -> Vec<serde_json::Value> {
         Vec::new()
     }
+    /// The same entries as [`StreamDissector::report`], as the JSON text they serialise to,
+    /// each handed to `out`; false when the dissector does not write text (then `report` is
+    /// used). For dissectors with many entries per connection.
+    fn report_text(&self, _flow: FlowId, _show_secrets: bool, _out: &mut dyn FnMut(&[u8])) -> bool {
+        false
+    }
     /// Entries for other report sections (a protocol carried inside this one).
     fn extra_reports(&self, _flow: FlowId, _show_secrets: bool) -> Vec<(&'static str, serde_json::Value)> {
         Vec::new()

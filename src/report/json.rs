@@ -310,7 +310,7 @@ fn flow_text(b: &mut Vec<u8>, r: &FlowRecord, anomalies: u64) {
     num(b, b",\"bytes_c2s\":", c.bytes);
     num(b, b",\"bytes_s2c\":", s.bytes);
     b.extend_from_slice(b",\"client\":");
-    addr_text(b, r.client);
+    super::addr_text(b, r.client);
     b.extend_from_slice(b",\"detected_by\":");
     match r.detected_by {
         Some(d) => {
@@ -319,16 +319,16 @@ fn flow_text(b: &mut Vec<u8>, r: &FlowRecord, anomalies: u64) {
         None => b.extend_from_slice(b"null"),
     }
     b.extend_from_slice(b",\"first_ts\":");
-    ts_text(b, r.first_ts);
+    super::ts_text(b, r.first_ts);
     num(b, b",\"id\":", u64::from(r.id));
     b.extend_from_slice(b",\"last_ts\":");
-    ts_text(b, r.last_ts);
+    super::ts_text(b, r.last_ts);
     num(b, b",\"packets_c2s\":", c.packets);
     num(b, b",\"packets_s2c\":", s.packets);
     b.extend_from_slice(b",\"protocol\":");
     let _ = serde_json::to_writer(&mut *b, r.protocol);
     b.extend_from_slice(b",\"server\":");
-    addr_text(b, r.server);
+    super::addr_text(b, r.server);
     if let Some(t) = &r.tcp {
         let flag = |b: &mut Vec<u8>, key: &[u8], v: bool| {
             b.extend_from_slice(key);
@@ -357,44 +357,9 @@ fn flow_text(b: &mut Vec<u8>, r: &FlowRecord, anomalies: u64) {
     b.extend_from_slice(b"\"}");
 }
 
-/// A timestamp as its `Display` prints it (seconds, six decimals), without the formatter.
-fn ts_text(b: &mut Vec<u8>, ts: crate::time::Timestamp) {
-    let us = ts.micros();
-    let (secs, frac) = (us.div_euclid(1_000_000), us.rem_euclid(1_000_000));
-    b.extend_from_slice(itoa::Buffer::new().format(secs).as_bytes());
-    b.push(b'.');
-    let f = itoa::Buffer::new().format(frac).len();
-    b.extend(std::iter::repeat_n(b'0', 6usize.saturating_sub(f)));
-    b.extend_from_slice(itoa::Buffer::new().format(frac).as_bytes());
-}
-
-/// A socket address as a JSON string, as its `Display` prints it (no character in it needs
-/// escaping); IPv4 without the formatter.
-fn addr_text(b: &mut Vec<u8>, a: std::net::SocketAddr) {
-    use std::io::Write as _;
-    b.push(b'"');
-    match a {
-        std::net::SocketAddr::V4(v4) => {
-            let mut n = itoa::Buffer::new();
-            for (i, o) in v4.ip().octets().into_iter().enumerate() {
-                if i > 0 {
-                    b.push(b'.');
-                }
-                b.extend_from_slice(n.format(o).as_bytes());
-            }
-            b.push(b':');
-            b.extend_from_slice(n.format(v4.port()).as_bytes());
-        }
-        v6 => {
-            let _ = write!(b, "{v6}");
-        }
-    }
-    b.push(b'"');
-}
-
 #[cfg(test)]
 mod tests {
-    use super::*;
+
     use crate::time::Timestamp;
 
     #[test]
@@ -411,14 +376,14 @@ mod tests {
         ] {
             let ts = Timestamp(ns);
             let mut b = Vec::new();
-            ts_text(&mut b, ts);
+            crate::report::ts_text(&mut b, ts);
             assert_eq!(String::from_utf8(b).unwrap(), ts.to_string());
         }
         for a in ["10.0.0.1:0", "255.255.255.255:65535", "[2001:db8::1]:443", "[fe80::1%3]:5353", "[::ffff:1.2.3.4]:80"]
         {
             let a: std::net::SocketAddr = a.parse().unwrap();
             let mut b = Vec::new();
-            addr_text(&mut b, a);
+            crate::report::addr_text(&mut b, a);
             assert_eq!(String::from_utf8(b).unwrap(), serde_json::to_string(&a.to_string()).unwrap());
         }
     }

@@ -71,6 +71,16 @@ impl SectionStore {
         }
     }
 
+    /// Stores one entry of `section` given as JSON text (an object), for flow `flow`.
+    pub fn push_text(&mut self, section: &'static str, flow: u64, text: &[u8]) {
+        let Ok(len) = u32::try_from(text.len()) else {
+            self.dropped += 1;
+            return;
+        };
+        let offset = self.log.append(text);
+        self.sections.entry(section).or_default().push(Place { flow, offset, len });
+    }
+
     /// Section names with at least one entry, in name order.
     pub fn names(&self) -> impl Iterator<Item = &'static str> + '_ {
         self.sections.keys().copied()

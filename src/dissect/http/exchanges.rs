@@ -410,6 +410,63 @@ impl Exchanges {
             .collect()
     }
 
+    /// The report entries (section `http`) as JSON text, each handed to `out`: the bytes
+    /// [`Exchanges::report`]'s values serialise to, without building them (a capture with
+    /// tens of thousands of exchanges spends a tenth of its run there otherwise).
+    pub fn report_text(&self, flow: FlowId, out: &mut dyn FnMut(&[u8])) {
+        use crate::report::{ms_text, opt_ts_text};
+        let mut b: Vec<u8> = Vec::with_capacity(640);
+        let mut n = itoa::Buffer::new();
+        for x in &self.list {
+            b.clear();
+            let download = match (x.response_start, x.response_end) {
+                (Some(a), Some(e)) => Some(e.ms_since(a)),
+                _ => None,
+            };
+            let ttfb = match (x.request_end, x.response_start) {
+                (Some(a), Some(e)) => Some(e.ms_since(a)),
+                _ => None,
+            };
+            // Keys in name order, as a serialised `json!` object has them.
+            b.extend_from_slice(b"{\"body_bytes\":");
+            b.extend_from_slice(n.format(x.body_bytes).as_bytes());
+            let field = |b: &mut Vec<u8>, key: &[u8], v: &dyn erased::Json| {
+                b.extend_from_slice(key);
+                v.write(b);
+            };
+            field(&mut b, b",\"content_encoding\":", &x.content_encoding);
+            field(&mut b, b",\"content_length\":", &x.content_length);
+            field(&mut b, b",\"content_type\":", &x.content_type);
+            b.extend_from_slice(b",\"download_ms\":");
+            ms_text(&mut b, download);
+            b.extend_from_slice(b",\"flow\":");
+            b.extend_from_slice(n.format(flow).as_bytes());
+            field(&mut b, b",\"host\":", &x.host);
+            field(&mut b, b",\"kind\":", &if x.kind.is_empty() { "other" } else { x.kind });
+            field(&mut b, b",\"media\":", &x.media);
+            field(&mut b, b",\"method\":", &x.method);
+            field(&mut b, b",\"range\":", &x.range);
+            b.extend_from_slice(b",\"request_end_ts\":");
+            opt_ts_text(&mut b, x.request_end);
+            b.extend_from_slice(b",\"response_end_ts\":");
+            opt_ts_text(&mut b, x.response_end);
+            b.extend_from_slice(b",\"response_start_ts\":");
+            opt_ts_text(&mut b, x.response_start);
+            field(&mut b, b",\"status\":", &x.status);
+            b.extend_from_slice(b",\"throughput_kbps\":");
+            ms_text(&mut b, download.filter(|d| *d > 0.0).map(|d| x.body_bytes as f64 * 8.0 / d));
+            b.extend_from_slice(b",\"ts\":");
+            opt_ts_text(&mut b, x.ts);
+            b.extend_from_slice(b",\"ttfb_ms\":");
+            ms_text(&mut b, ttfb);
+            field(&mut b, b",\"uri\":", &x.uri);
+            field(&mut b, b",\"user_agent\":", &x.user_agent);
+            field(&mut b, b",\"version\":", &(!x.version.is_empty()).then_some(x.version));
+            b.push(b'}');
+            out(&b);
+        }
+    }
+
     /// The playlists (`hls`) and manifests (`dash`) parsed.
     pub fn extra_reports(&self) -> Vec<(&'static str, Value)> {
         let hls = self.playlists.iter().map(|p| ("hls", p.clone()));
@@ -419,5 +476,23 @@ impl Exchanges {
     /// `METHOD uri` of the first exchange.
     pub fn headline(&self) -> Option<String> {
         self.list.first().map(|x| format!("{} {}", x.method, x.uri))
+    }
+}
+
+/// Values written as JSON text by `serde_json` (strings escaped, `None` as `null`), behind one
+/// object-safe trait so the entry writer can take them one after the other.
+mod erased {
+    /// A value that writes itself as JSON.
+    pub trait Json {
+        /// Appends the value's JSON text.
+        fn write(&self, b: &mut Vec<u8>);
+    }
+
+    impl<T: serde::Serialize> Json for T {
+        fn write(&self, b: &mut Vec<u8>) {
+            if serde_json::to_writer(&mut *b, self).is_err() {
+                b.extend_from_slice(b"null");
+            }
+        }
     }
 }

@@ -359,6 +359,11 @@ impl StreamDissector for HttpDissector {
         self.exchanges.report(flow)
     }
 
+    fn report_text(&self, flow: FlowId, _show: bool, out: &mut dyn FnMut(&[u8])) -> bool {
+        self.exchanges.report_text(flow, out);
+        true
+    }
+
     fn extra_reports(&self, _flow: FlowId, _show: bool) -> Vec<(&'static str, Value)> {
         self.exchanges.extra_reports()
     }

@@ -447,6 +447,11 @@ impl FlowSink for AppLayer {
         match note {
             FlowNote::Started { transport, client, server, with_syn } => {
                 self.start(flow, transport, client, server, with_syn);
+                if !self.timeline.accepting() {
+                    // Not built when nothing would keep it (a headless report): counted only.
+                    self.timeline.skipped_named("flow.start");
+                    return;
+                }
                 let proto = transport.as_str();
                 self.timeline.push(
                     Event::new(ts, Some(flow), proto, "flow.start", Some(dir))

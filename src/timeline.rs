@@ -213,15 +213,26 @@ impl Timeline {
             self.kept.push(ev);
         } else {
             self.dropped += 1;
-            // Aggregated by name, for the UI's "not kept" line (only when a tap made the
-            // events get built at all: a plain headless run skips them unbuilt).
-            if let Some(n) = self.dropped_by_name.get_mut(ev.name.as_ref()) {
-                *n += 1;
-            } else if self.dropped_by_name.len() < Self::MAX_DROPPED_NAMES {
-                self.dropped_by_name.insert(ev.name.into_owned(), 1);
-            } else {
-                *self.dropped_by_name.entry("other".into()).or_default() += 1;
-            }
+            self.count_dropped(ev.name.as_ref());
+        }
+    }
+
+    /// Counts an event named `name` that was not built because nothing would keep it (the
+    /// same counts as building it and letting [`Timeline::push`] drop it).
+    pub fn skipped_named(&mut self, name: &str) {
+        self.total += 1;
+        self.dropped += 1;
+        self.count_dropped(name);
+    }
+
+    /// Aggregates a dropped event by name, for the UI's "not kept" line.
+    fn count_dropped(&mut self, name: &str) {
+        if let Some(n) = self.dropped_by_name.get_mut(name) {
+            *n += 1;
+        } else if self.dropped_by_name.len() < Self::MAX_DROPPED_NAMES {
+            self.dropped_by_name.insert(name.to_string(), 1);
+        } else {
+            *self.dropped_by_name.entry("other".into()).or_default() += 1;
         }
     }
 

@@ -189,11 +189,15 @@ impl Exchanges {
     /// A request head: emits `http.request` and returns the new exchange's index (None past
     /// the cap).
     pub fn request(&mut self, ctx: &mut Ctx<'_>, dir: crate::flow::Direction, r: RequestHead) -> Option<usize> {
-        ctx.emit(
-            Event::new(r.start, Some(ctx.flow), "http", "http.request", Some(dir))
-                .with("method", FieldValue::Str(r.method.clone()))
-                .with("uri", FieldValue::Str(r.uri.clone())),
-        );
+        if ctx.timeline.accepting() {
+            ctx.emit(
+                Event::new(r.start, Some(ctx.flow), "http", "http.request", Some(dir))
+                    .with("method", FieldValue::Str(r.method.clone()))
+                    .with("uri", FieldValue::Str(r.uri.clone())),
+            );
+        } else {
+            ctx.timeline.skipped_named("http.request");
+        }
         let i = self.alloc()?;
         if let Some(x) = self.list.get_mut(i) {
             x.version = r.version;
@@ -218,8 +222,8 @@ impl Exchanges {
         version: &'static str,
         r: ResponseHead,
     ) -> Option<(usize, usize)> {
-        let mut ev = Event::new(r.start, Some(ctx.flow), "http", "http.response", Some(dir))
-            .with("status", FieldValue::U64(u64::from(r.status)));
+        let status = r.status;
+        let mut ttfb = None;
         let i = match idx {
             Some(i) => i,
             // A response without a captured request (joined mid-way).
@@ -238,7 +242,7 @@ impl Exchanges {
             if let Some(end) = x.request_end {
                 let ms = r.start.ms_since(end);
                 ctx.latency.add("http", "ttfb_ms", ms);
-                ev.latency_ms = Some(ms);
+                ttfb = Some(ms);
             }
             let ct = r.content_type.as_deref();
             if matches!(classify(&x.uri, ct, &[]), "playlist" | "manifest") {
@@ -253,7 +257,14 @@ impl Exchanges {
                 keep = KEEP_FMP4;
             }
         }
-        ctx.emit(ev);
+        if ctx.timeline.accepting() {
+            let mut ev = Event::new(r.start, Some(ctx.flow), "http", "http.response", Some(dir))
+                .with("status", FieldValue::U64(u64::from(status)));
+            ev.latency_ms = ttfb;
+            ctx.emit(ev);
+        } else {
+            ctx.timeline.skipped_named("http.response");
+        }
         Some((i, keep))
     }
 

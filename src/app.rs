@@ -34,6 +34,10 @@ const PROBE_BYTES: usize = 8192;
 const PROBE_DATAGRAMS: u32 = 8;
 /// Bytes of a UDP datagram kept for the next probe.
 const PREV_KEEP: usize = 32;
+/// Bytes all probing flows together may hold (TCP first bytes, UDP datagrams kept for the
+/// replay): a flood of flows that each leave a probe waiting must not hold gigabytes. Past it,
+/// TCP probes decide on what they have and UDP datagrams are not kept for the replay.
+const PROBE_BUDGET: usize = 32 << 20;
 
 /// A `--decode-as` rule: this transport and port is this protocol.
 #[derive(Debug, Clone)]
@@ -84,6 +88,33 @@ struct Probing {
     /// Registry indexes in the order to probe (port hints first), computed once per flow
     /// (one byte each: a flow table of a million probing flows stays small).
     order: Box<[u8]>,
+    /// Bytes of `buf` and `held`, counted in the budget shared by all probes.
+    reserved: usize,
+    budget: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl Probing {
+    /// Takes `n` bytes from the shared budget; false (nothing taken) when it has not got them.
+    fn reserve(&mut self, n: usize) -> bool {
+        use std::sync::atomic::Ordering::Relaxed;
+        if self.budget.load(Relaxed).saturating_add(n) > PROBE_BUDGET {
+            return false;
+        }
+        self.budget.fetch_add(n, Relaxed);
+        self.reserved += n;
+        true
+    }
+
+    /// Gives back everything taken (the held bytes were handed on).
+    fn release(&mut self) {
+        self.budget.fetch_sub(std::mem::take(&mut self.reserved), std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
+impl Drop for Probing {
+    fn drop(&mut self) {
+        self.release();
+    }
 }
 
 enum State {
@@ -124,6 +155,12 @@ pub struct AppLayer {
     pub show_secrets: bool,
     /// Dissectors that rejected their stream.
     pub rejected: u64,
+    /// Bytes held by all probes (shared with each probe, which gives its share back when it
+    /// is dropped).
+    probe_budget: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    /// Times the probe budget was full: a TCP probe decided early, or a UDP datagram was not
+    /// kept for the replay.
+    pub probe_over_budget: u64,
     /// TLS secrets for decryption (`--keylog`).
     pub keylog: Option<std::sync::Arc<crate::dissect::tls::keylog::KeyLog>>,
     /// Media announced by signalling.
@@ -144,6 +181,8 @@ impl AppLayer {
             relabeled: Vec::new(),
             show_secrets,
             rejected: 0,
+            probe_budget: Default::default(),
+            probe_over_budget: 0,
             keylog: None,
             signalled: crate::dissect::Signalled::default(),
             srtp_keys: Vec::new(),
@@ -183,6 +222,8 @@ impl AppLayer {
                     held: Vec::new(),
                     datagrams: 0,
                     order: Self::probe_order(transport, client, server),
+                    reserved: 0,
+                    budget: self.probe_budget.clone(),
                 })),
                 transport,
                 client,
@@ -292,6 +333,7 @@ impl AppLayer {
                 match hit {
                     Some(spec) => {
                         let held = std::mem::take(&mut p.held);
+                        p.release();
                         self.pin(flow, spec, "content");
                         for (d, t, bytes) in held {
                             self.datagram_to_dissector(flow, d, &bytes, t, show);
@@ -299,7 +341,8 @@ impl AppLayer {
                         self.datagram_to_dissector(flow, dir, data, ts, show);
                     }
                     None if exhausted => self.give_up(flow),
-                    None => p.held.push((dir, ts, data.to_vec())),
+                    None if p.reserve(data.len()) => p.held.push((dir, ts, data.to_vec())),
+                    None => self.probe_over_budget += 1,
                 }
             }
             State::Datagram(_) => {
@@ -335,14 +378,21 @@ impl AppLayer {
             return;
         };
         let room = PROBE_BYTES.saturating_sub(p.buf[dir].len());
-        let take = data.len().min(room);
+        let mut take = data.len().min(room);
+        // Past the shared budget the probes decide on what they have.
+        let starved = take > 0 && !p.reserve(take);
+        if starved {
+            take = 0;
+            self.probe_over_budget += 1;
+        }
         let start = p.buf[dir].len();
         p.buf[dir].extend_from_slice(data.get(..take).unwrap_or(&[]));
         p.log.push((dir, ts, start, start + take));
         let overflow = take < data.len();
         let (hit, need_more) =
             crate::dissect::probe_stream(p.order.iter().map(|&i| usize::from(i)), &p.buf.c2s, &p.buf.s2c);
-        let decided = hit.is_some() || !need_more || p.buf.c2s.len() >= PROBE_BYTES || p.buf.s2c.len() >= PROBE_BYTES;
+        let decided =
+            starved || hit.is_some() || !need_more || p.buf.c2s.len() >= PROBE_BYTES || p.buf.s2c.len() >= PROBE_BYTES;
         if !decided {
             return;
         }

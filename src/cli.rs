@@ -94,7 +94,7 @@ pub struct Args {
     #[arg(long, value_name = "SECONDS", default_value_t = 300)]
     pub udp_timeout: u64,
     /// Most flows open at once (ended flows are kept compactly, without a cap).
-    #[arg(long, value_name = "N", default_value_t = 500_000)]
+    #[arg(long, value_name = "N", default_value_t = 200_000)]
     pub max_flows: usize,
     /// Most events kept in memory.
     #[arg(long, value_name = "N", default_value_t = 200_000)]

@@ -157,3 +157,28 @@ fn a_huge_sdp_is_capped() {
     assert_eq!(r["rtsp"][0]["status"], 200);
     assert!(rss < MAX_RSS_KIB, "peak RSS {rss} KiB");
 }
+
+#[test]
+fn a_flood_of_flows_that_keep_their_probes_waiting_is_bounded() {
+    // 20,000 UDP flows of one 8 KB datagram each (kept for the replay while the flow is
+    // probed) and 10,000 TCP connections each sending 8 KB of an HTTP request line that never
+    // ends (the HTTP probe keeps asking for more): ~240 MB of probe buffers without a budget.
+    let path = tmp("probes.pcap");
+    let mut p = Pcap::create(&path);
+    let big = vec![0x5au8; 8000];
+    for i in 0..20_000u32 {
+        let src = [10, 1, (i >> 8) as u8, i as u8];
+        p.udp((src, 20_000 + (i % 40_000) as u16), ([10, 255, 0, 2], 9), &big);
+    }
+    let mut line = b"GET /".to_vec();
+    line.extend(std::iter::repeat_n(b'a', 7_000));
+    for i in 0..10_000u32 {
+        let mut c = Conn::open(&mut p, 10_000 + i as u16, 8000);
+        c.send(&mut p, &line);
+    }
+    drop(p);
+    let (r, rss) = run(&path, &[]);
+    assert_eq!(r["flows"].as_array().unwrap().len(), 30_000);
+    assert!(r["capture"]["probe_over_budget"].as_u64().unwrap() > 1_000, "{}", r["capture"]);
+    assert!(rss < MAX_RSS_KIB, "peak RSS {rss} KiB");
+}

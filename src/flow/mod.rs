@@ -176,7 +176,7 @@ pub struct FlowLimits {
 impl Default for FlowLimits {
     fn default() -> Self {
         FlowLimits {
-            max_flows: 500_000,
+            max_flows: 200_000,
             udp_timeout_secs: 300,
             tcp_idle_secs: 900,
             tcp_closed_secs: 60,

@@ -130,6 +130,7 @@ fn capture_json(engine: &Engine, source: &SourceSummary) -> Value {
         "events": engine.app.timeline.total,
         "events_dropped": engine.app.timeline.dropped,
         "events_dropped_by_name": engine.app.timeline.dropped_by_name,
+        "probe_over_budget": engine.app.probe_over_budget,
         "malformed_samples": c.malformed_samples,
         "warning": source.warning,
     });

@@ -81,16 +81,53 @@ struct Probing {
     /// TCP: the order in which the bytes arrived, for replay once a protocol matches.
     log: Vec<(Direction, Timestamp, usize, usize)>,
     /// UDP: the previous datagram's first bytes, per direction.
-    prev: PerDir<Vec<u8>>,
+    prev: PerDir<Prev>,
     /// UDP: the datagrams seen while probing, replayed to the dissector on a match.
     held: Vec<(Direction, Timestamp, Vec<u8>)>,
     datagrams: u32,
     /// Registry indexes in the order to probe (port hints first), computed once per flow
-    /// (one byte each: a flow table of a million probing flows stays small).
-    order: Box<[u8]>,
+    /// (one byte each, inline: a flow table of a million probing flows stays small).
+    order: ProbeOrder,
     /// Bytes of `buf` and `held`, counted in the budget shared by all probes.
     reserved: usize,
     budget: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+}
+
+/// Probes a flow can run, at most (the registry holds fewer).
+const MAX_PROBES: usize = 16;
+
+/// Registry indexes in the order to probe, inline.
+#[derive(Clone, Copy)]
+struct ProbeOrder {
+    idx: [u8; MAX_PROBES],
+    len: u8,
+}
+
+impl ProbeOrder {
+    fn iter(&self) -> impl Iterator<Item = usize> + '_ {
+        self.idx.iter().take(usize::from(self.len)).map(|&i| usize::from(i))
+    }
+}
+
+/// The first bytes of a datagram, inline.
+#[derive(Clone, Copy, Default)]
+struct Prev {
+    len: u8,
+    bytes: [u8; PREV_KEEP],
+}
+
+impl Prev {
+    fn get(&self) -> Option<&[u8]> {
+        self.bytes.get(..usize::from(self.len)).filter(|b| !b.is_empty())
+    }
+
+    fn set(&mut self, data: &[u8]) {
+        let n = data.len().min(PREV_KEEP);
+        if let (Some(dst), Some(src)) = (self.bytes.get_mut(..n), data.get(..n)) {
+            dst.copy_from_slice(src);
+        }
+        self.len = n as u8;
+    }
 }
 
 impl Probing {
@@ -285,13 +322,21 @@ impl AppLayer {
         }
     }
 
-    fn probe_order(transport: TransportKind, client: SocketAddr, server: SocketAddr) -> Box<[u8]> {
+    fn probe_order(transport: TransportKind, client: SocketAddr, server: SocketAddr) -> ProbeOrder {
         let udp = transport == TransportKind::Udp;
         let ports = [server.port(), client.port()];
-        let mut order: Vec<usize> =
-            (0..REGISTRY.len()).filter(|&i| REGISTRY.get(i).is_some_and(|s| s.runs_over(udp))).collect();
-        order.sort_by_key(|&i| !REGISTRY.get(i).is_some_and(|s| s.ports.iter().any(|p| ports.contains(p))));
-        order.into_iter().filter_map(|i| u8::try_from(i).ok()).collect()
+        let hinted = |i: usize| REGISTRY.get(i).is_some_and(|s| s.ports.iter().any(|p| ports.contains(p)));
+        let runs = |i: usize| REGISTRY.get(i).is_some_and(|s| s.runs_over(udp));
+        let mut order = ProbeOrder { idx: [0; MAX_PROBES], len: 0 };
+        // Port hints first, then the rest, each in registry order.
+        let candidates = (0..REGISTRY.len()).filter(|&i| runs(i) && hinted(i));
+        for i in candidates.chain((0..REGISTRY.len()).filter(|&i| runs(i) && !hinted(i))) {
+            if let (Some(slot), Ok(i)) = (order.idx.get_mut(usize::from(order.len)), u8::try_from(i)) {
+                *slot = i;
+                order.len += 1;
+            }
+        }
+        order
     }
 
     /// Feeds stream bytes to the flow's dissector with engine-side buffering.
@@ -319,15 +364,11 @@ impl AppLayer {
         };
         match &mut f.state {
             State::Probing(p) => {
-                let prev = (!p.prev[dir].is_empty()).then_some(p.prev[dir].as_slice());
+                let prev = p.prev[dir].get();
                 let input = ProbeInput { dir, data, other: &[], prev, udp: true };
-                let hit = p
-                    .order
-                    .iter()
-                    .map(|&i| usize::from(i))
-                    .find(|&s| REGISTRY.get(s).is_some_and(|spec| (spec.probe)(&input) == Probe::Match));
-                p.prev[dir].clear();
-                p.prev[dir].extend_from_slice(data.get(..PREV_KEEP.min(data.len())).unwrap_or(&[]));
+                let hit =
+                    p.order.iter().find(|&s| REGISTRY.get(s).is_some_and(|spec| (spec.probe)(&input) == Probe::Match));
+                p.prev[dir].set(data);
                 p.datagrams += 1;
                 let exhausted = p.datagrams >= PROBE_DATAGRAMS;
                 match hit {
@@ -341,7 +382,11 @@ impl AppLayer {
                         self.datagram_to_dissector(flow, dir, data, ts, show);
                     }
                     None if exhausted => self.give_up(flow),
-                    None if p.reserve(data.len()) => p.held.push((dir, ts, data.to_vec())),
+                    None if p.reserve(data.len()) => {
+                        // Most flows never send a second datagram: room for one at first.
+                        p.held.reserve_exact(1);
+                        p.held.push((dir, ts, data.to_vec()));
+                    }
                     None => self.probe_over_budget += 1,
                 }
             }
@@ -389,8 +434,7 @@ impl AppLayer {
         p.buf[dir].extend_from_slice(data.get(..take).unwrap_or(&[]));
         p.log.push((dir, ts, start, start + take));
         let overflow = take < data.len();
-        let (hit, need_more) =
-            crate::dissect::probe_stream(p.order.iter().map(|&i| usize::from(i)), &p.buf.c2s, &p.buf.s2c);
+        let (hit, need_more) = crate::dissect::probe_stream(p.order.iter(), &p.buf.c2s, &p.buf.s2c);
         let decided =
             starved || hit.is_some() || !need_more || p.buf.c2s.len() >= PROBE_BYTES || p.buf.s2c.len() >= PROBE_BYTES;
         if !decided {
@@ -524,5 +568,35 @@ impl FlowSink for AppLayer {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod probe_tests {
+    use super::*;
+
+    #[test]
+    fn every_probe_fits_the_inline_order() {
+        assert!(REGISTRY.len() <= MAX_PROBES);
+        let c: SocketAddr = "10.0.0.1:40000".parse().unwrap();
+        let s: SocketAddr = "10.0.0.2:53".parse().unwrap();
+        let udp = AppLayer::probe_order(TransportKind::Udp, c, s);
+        let names: Vec<&str> = udp.iter().map(|i| REGISTRY[i].name).collect();
+        assert_eq!(names.first(), Some(&"dns"), "the port hint goes first: {names:?}");
+        assert_eq!(names.len(), REGISTRY.iter().filter(|s| s.runs_over(true)).count());
+        let tcp = AppLayer::probe_order(TransportKind::Tcp, c, "10.0.0.2:1935".parse().unwrap());
+        assert_eq!(tcp.iter().next().map(|i| REGISTRY[i].name), Some("rtmp"));
+    }
+
+    #[test]
+    fn prev_keeps_the_first_bytes() {
+        let mut p = Prev::default();
+        assert_eq!(p.get(), None);
+        p.set(&[7; 100]);
+        assert_eq!(p.get(), Some(&[7u8; PREV_KEEP][..]));
+        p.set(&[1, 2]);
+        assert_eq!(p.get(), Some(&[1u8, 2][..]));
+        p.set(&[]);
+        assert_eq!(p.get(), None);
     }
 }

@@ -105,6 +105,10 @@ pub struct Args {
     /// No progress output on stderr.
     #[arg(short = 'q', long)]
     pub quiet: bool,
+    /// At the end of a headless run, one line on stderr: packets, bytes, wall and CPU
+    /// seconds, throughput and peak resident memory (the process's own, `VmHWM`).
+    #[arg(long)]
+    pub stats: bool,
 }
 
 /// Exit status for usage and input errors.
@@ -126,6 +130,7 @@ fn config(args: &Args) -> Config {
 
 /// Runs the program; returns the exit status.
 pub fn run(args: Args) -> i32 {
+    let started = std::time::Instant::now();
     if args.list_interfaces {
         return list_interfaces();
     }
@@ -214,6 +219,7 @@ pub fn run(args: Args) -> i32 {
                 eprintln!("streamscope: writing events failed: {e}");
             }
         }
+        print_stats(&args, &engine, started);
         return 0;
     }
     if args.lab {
@@ -227,6 +233,7 @@ pub fn run(args: Args) -> i32 {
         let mut stdout = std::io::stdout().lock();
         let _ = stdout.write_all(out.as_bytes());
         let _ = stdout.flush();
+        print_stats(&args, &engine, started);
         return 0;
     }
     let format = args.report.unwrap_or(ReportFormat::Text);
@@ -236,7 +243,40 @@ pub fn run(args: Args) -> i32 {
         ReportFormat::Text => stdout.write_all(crate::report::text::render(&engine, &source).as_bytes()),
     };
     let _ = stdout.flush();
+    print_stats(&args, &engine, started);
     0
+}
+
+/// `--stats`: what the run cost, on one line of stderr.
+fn print_stats(args: &Args, engine: &Engine, started: std::time::Instant) {
+    if !args.stats {
+        return;
+    }
+    let secs = started.elapsed().as_secs_f64();
+    // VmHWM is the peak of this process's own memory since it started (getrusage's
+    // ru_maxrss may include the parent's, for a child started by vfork).
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let kib = |key: &str| {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(key))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+    };
+    // SAFETY: getrusage fills the struct it is given.
+    let cpu = unsafe {
+        let mut u: libc::rusage = std::mem::zeroed();
+        libc::getrusage(libc::RUSAGE_SELF, &mut u);
+        let t = |v: libc::timeval| v.tv_sec as f64 + v.tv_usec as f64 / 1e6;
+        t(u.ru_utime) + t(u.ru_stime)
+    };
+    let c = &engine.capture;
+    eprintln!(
+        "streamscope stats: packets={} bytes={} seconds={secs:.3} cpu_seconds={cpu:.3} mb_per_s={:.1} peak_rss_kib={}",
+        c.packets,
+        c.captured_bytes,
+        c.captured_bytes as f64 / 1e6 / secs.max(1e-9),
+        kib("VmHWM:").map_or_else(|| "unknown".to_string(), |k| k.to_string())
+    );
 }
 
 /// Opens the terminal UI while the engine reads the source on another thread.

@@ -19,23 +19,20 @@ fn tmp(name: &str) -> PathBuf {
     std::env::temp_dir().join(format!("streamscope-adv-{}-{name}", std::process::id()))
 }
 
-/// Runs the binary on a capture; returns the report and the peak RSS of the children so far.
+/// Runs the binary on a capture; returns the report and the child's own peak RSS in KiB
+/// (`--stats`, read from its VmHWM: getrusage's figure for a child started by vfork includes
+/// the test process's own peak).
 fn run(path: &PathBuf, extra: &[&str]) -> (serde_json::Value, i64) {
     let out = Command::new(env!("CARGO_BIN_EXE_streamscope"))
         .arg(path)
-        .args(["--report", "json", "-q"])
+        .args(["--report", "json", "-q", "--stats"])
         .args(extra)
         .output()
         .unwrap();
     let _ = std::fs::remove_file(path);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    // SAFETY: getrusage fills the struct it is given.
-    let rss = unsafe {
-        let mut u: libc::rusage = std::mem::zeroed();
-        libc::getrusage(libc::RUSAGE_CHILDREN, &mut u);
-        u.ru_maxrss
-    };
-    eprintln!("{}: peak RSS of the runs so far {rss} KiB", path.display());
+    let rss = common::peak_rss_kib(&out.stderr);
+    eprintln!("{}: peak RSS {rss} KiB", path.display());
     (serde_json::from_slice(&out.stdout).unwrap(), rss)
 }
 

@@ -56,17 +56,13 @@ fn ended_flows_leave_the_table_and_the_report_stays_the_same() {
     let kept =
         streamscope::flow::FlowLimits { tcp_closed_secs: 1 << 30, ended_memory: usize::MAX, ..Default::default() };
     let spilled = streamscope::flow::FlowLimits { ended_memory: 0, ..Default::default() };
-    // The binary first: this process is still small when it forks (a child's peak RSS
-    // includes what it had before exec).
-    let out =
-        Command::new(env!("CARGO_BIN_EXE_streamscope")).arg(&path).args(["--report", "json", "-q"]).output().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_streamscope"))
+        .arg(&path)
+        .args(["--report", "json", "-q", "--stats"])
+        .output()
+        .unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    // SAFETY: getrusage fills the struct it is given.
-    let rss = unsafe {
-        let mut u: libc::rusage = std::mem::zeroed();
-        libc::getrusage(libc::RUSAGE_CHILDREN, &mut u);
-        u.ru_maxrss
-    };
+    let rss = common::peak_rss_kib(&out.stderr);
     let c: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let (a, a_spilled) = analyse_with(&path, kept);
     let (b, b_spilled) = analyse_with(&path, spilled);

@@ -52,3 +52,14 @@ pub fn tshark_micros(s: &str) -> i64 {
 pub fn report_micros(v: &serde_json::Value) -> i64 {
     tshark_micros(&v.to_string())
 }
+
+/// The `peak_rss_kib` of a `--stats` line in a run's stderr.
+pub fn peak_rss_kib(stderr: &[u8]) -> i64 {
+    let text = String::from_utf8_lossy(stderr);
+    text.lines()
+        .filter(|l| l.starts_with("streamscope stats:"))
+        .flat_map(|l| l.split_whitespace())
+        .find_map(|w| w.strip_prefix("peak_rss_kib="))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("no peak_rss_kib in: {text}"))
+}

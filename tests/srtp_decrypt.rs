@@ -290,11 +290,9 @@ fn keyed_streams_decrypt_without_allocating() {
     use streamscope::dissect::rtp::RtpDissector;
     use streamscope::dissect::srtp::transform::Transform;
     use streamscope::dissect::srtp::PROFILES;
-    use streamscope::dissect::{Ctx, DatagramDissector, Signalled};
+    use streamscope::dissect::DatagramDissector;
     use streamscope::flow::Direction;
-    use streamscope::session::latency::LatencyBook;
     use streamscope::time::Timestamp;
-    use streamscope::timeline::Timeline;
 
     for profile in PROFILES {
         let key = MasterKey::from_concat(profile, &[7u8; 44][..profile.key_len() + profile.salt_len()]).unwrap();
@@ -313,21 +311,9 @@ fn keyed_streams_decrypt_without_allocating() {
             .collect();
         let mut rtp = RtpDissector::default();
         rtp.set_dtls_keys(Direction::C2S, key, key);
-        let (mut timeline, mut latency, mut anomalies, mut signalled) =
-            (Timeline::new(10), LatencyBook::default(), 0, Signalled::default());
+        let mut parts = streamscope::dissect::Standalone::new(10);
         let addr: std::net::SocketAddr = ([127, 0, 0, 1], 5000).into();
-        let mut ctx = Ctx {
-            flow: 0,
-            timeline: &mut timeline,
-            latency: &mut latency,
-            show_secrets: false,
-            anomalies: &mut anomalies,
-            keylog: None,
-            client: addr,
-            server: addr,
-            signalled: &mut signalled,
-            srtp_keys: &[],
-        };
+        let mut ctx = parts.ctx(0, addr, addr, &[]);
         let (warm, rest) = packets.split_at(20);
         for p in warm {
             rtp.on_datagram(&mut ctx, Direction::C2S, p, Timestamp(0));

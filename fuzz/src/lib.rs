@@ -541,24 +541,9 @@ pub fn with_ctx_keys<R>(
     srtp_keys: &[streamscope::dissect::srtp::KeySpec],
     f: impl FnOnce(&mut streamscope::dissect::Ctx<'_>) -> R,
 ) -> R {
-    let mut timeline = streamscope::timeline::Timeline::new(1000);
-    let mut latency = streamscope::session::latency::LatencyBook::default();
-    let mut anomalies = 0;
-    let mut signalled = streamscope::dissect::Signalled::default();
+    let mut parts = streamscope::dissect::Standalone::new(1000);
     let addr: std::net::SocketAddr = ([127, 0, 0, 1], 5004).into();
-    let mut ctx = streamscope::dissect::Ctx {
-        flow: 0,
-        timeline: &mut timeline,
-        latency: &mut latency,
-        show_secrets: false,
-        anomalies: &mut anomalies,
-        keylog: None,
-        client: addr,
-        server: addr,
-        signalled: &mut signalled,
-        srtp_keys,
-    };
-    f(&mut ctx)
+    f(&mut parts.ctx(0, addr, addr, srtp_keys))
 }
 
 /// HTTP/1.x streaming: the first byte picks where the stream is cut; the rest is a request

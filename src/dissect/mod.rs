@@ -99,6 +99,54 @@ pub struct Ctx<'a> {
     pub srtp_keys: &'a [srtp::KeySpec],
 }
 
+/// Everything a [`Ctx`] borrows, owned: for running a dissector outside the engine (unit
+/// tests, fuzz targets, tools).
+pub struct Standalone {
+    /// Where events go.
+    pub timeline: Timeline,
+    /// Where latency samples go.
+    pub latency: LatencyBook,
+    /// Anomalies raised.
+    pub anomalies: u64,
+    /// Media announced by signalling.
+    pub signalled: Signalled,
+}
+
+impl Standalone {
+    /// Owned parts keeping up to `max_events` events.
+    pub fn new(max_events: usize) -> Self {
+        Standalone {
+            timeline: Timeline::new(max_events),
+            latency: LatencyBook::default(),
+            anomalies: 0,
+            signalled: Signalled::default(),
+        }
+    }
+
+    /// A context for `flow` between `client` and `server`, with `srtp_keys` (no key log,
+    /// secrets masked).
+    pub fn ctx<'a>(
+        &'a mut self,
+        flow: FlowId,
+        client: std::net::SocketAddr,
+        server: std::net::SocketAddr,
+        srtp_keys: &'a [srtp::KeySpec],
+    ) -> Ctx<'a> {
+        Ctx {
+            flow,
+            timeline: &mut self.timeline,
+            latency: &mut self.latency,
+            show_secrets: false,
+            anomalies: &mut self.anomalies,
+            keylog: None,
+            client,
+            server,
+            signalled: &mut self.signalled,
+            srtp_keys,
+        }
+    }
+}
+
 /// What signalling said a UDP port will carry.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MediaBinding {

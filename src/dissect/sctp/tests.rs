@@ -2,30 +2,13 @@
 //! bad input.
 
 use super::*;
-use crate::dissect::{Ctx, Signalled};
-use crate::session::latency::LatencyBook;
-use crate::timeline::Timeline;
+use crate::dissect::{Ctx, Standalone};
 
 fn run(f: impl FnOnce(&mut Ctx<'_>)) -> Vec<Event> {
-    let mut timeline = Timeline::new(10_000);
-    let mut latency = LatencyBook::default();
-    let mut anomalies = 0;
-    let mut signalled = Signalled::default();
+    let mut parts = Standalone::new(10_000);
     let addr: std::net::SocketAddr = ([127, 0, 0, 1], 5000).into();
-    let mut ctx = Ctx {
-        flow: 3,
-        timeline: &mut timeline,
-        latency: &mut latency,
-        show_secrets: false,
-        anomalies: &mut anomalies,
-        keylog: None,
-        client: addr,
-        server: addr,
-        signalled: &mut signalled,
-        srtp_keys: &[],
-    };
-    f(&mut ctx);
-    timeline.events().to_vec()
+    f(&mut parts.ctx(3, addr, addr, &[]));
+    parts.timeline.events().to_vec()
 }
 
 /// A packet with the given chunks (type, flags, value) and a correct CRC32c.

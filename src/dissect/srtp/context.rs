@@ -391,8 +391,6 @@ mod state_tests {
     use super::*;
     use crate::dissect::srtp::{KeySpec, Profile};
     use crate::dissect::{MediaBinding, Signalled};
-    use crate::session::latency::LatencyBook;
-    use crate::timeline::Timeline;
 
     fn rtp(ssrc: u32, seq: u16) -> Vec<u8> {
         let mut p = vec![0x80, 0x60];
@@ -409,22 +407,11 @@ mod state_tests {
 
     /// Runs `f` with a context of flow 4 between client port 5000 and server port 6000.
     fn with_ctx<R>(keys: &[KeySpec], signalled: &mut Signalled, f: impl FnOnce(&mut Ctx<'_>) -> R) -> R {
-        let mut timeline = Timeline::new(100);
-        let mut latency = LatencyBook::default();
-        let mut anomalies = 0;
-        let mut ctx = Ctx {
-            flow: 4,
-            timeline: &mut timeline,
-            latency: &mut latency,
-            show_secrets: false,
-            anomalies: &mut anomalies,
-            keylog: None,
-            client: ([10, 0, 0, 1], 5000).into(),
-            server: ([10, 0, 0, 2], 6000).into(),
-            signalled,
-            srtp_keys: keys,
-        };
-        f(&mut ctx)
+        let mut parts = crate::dissect::Standalone::new(100);
+        std::mem::swap(&mut parts.signalled, signalled);
+        let r = f(&mut parts.ctx(4, ([10, 0, 0, 1], 5000).into(), ([10, 0, 0, 2], 6000).into(), keys));
+        std::mem::swap(&mut parts.signalled, signalled);
+        r
     }
 
     #[test]

@@ -1,29 +1,12 @@
 //! Unit tests of the DTLS association: hellos read once their fragments are together.
 
 use super::*;
-use crate::dissect::Signalled;
-use crate::session::latency::LatencyBook;
-use crate::timeline::Timeline;
+use crate::dissect::Standalone;
 
 fn with_ctx(f: impl FnOnce(&mut Ctx<'_>)) {
-    let mut timeline = Timeline::new(1000);
-    let mut latency = LatencyBook::default();
-    let mut anomalies = 0;
-    let mut signalled = Signalled::default();
+    let mut parts = Standalone::new(1000);
     let addr: std::net::SocketAddr = ([127, 0, 0, 1], 4433).into();
-    let mut ctx = Ctx {
-        flow: 0,
-        timeline: &mut timeline,
-        latency: &mut latency,
-        show_secrets: false,
-        anomalies: &mut anomalies,
-        keylog: None,
-        client: addr,
-        server: addr,
-        signalled: &mut signalled,
-        srtp_keys: &[],
-    };
-    f(&mut ctx);
+    f(&mut parts.ctx(0, addr, addr, &[]));
 }
 
 /// A DTLS 1.2 epoch-0 record holding one handshake fragment of a message.

@@ -1,30 +1,13 @@
 //! Unit tests of TURN allocation lifetimes, on capture time.
 
 use super::*;
-use crate::dissect::Signalled;
-use crate::session::latency::LatencyBook;
-use crate::timeline::Timeline;
+use crate::dissect::Standalone;
 
 const S: i64 = 1_000_000_000;
 
 fn with_ctx(f: impl FnOnce(&mut Ctx<'_>)) {
-    let mut timeline = Timeline::new(1000);
-    let mut latency = LatencyBook::default();
-    let mut anomalies = 0;
-    let mut signalled = Signalled::default();
-    let mut ctx = Ctx {
-        flow: 1,
-        timeline: &mut timeline,
-        latency: &mut latency,
-        show_secrets: false,
-        anomalies: &mut anomalies,
-        keylog: None,
-        client: ([127, 0, 0, 1], 40000).into(),
-        server: ([127, 0, 0, 1], 3478).into(),
-        signalled: &mut signalled,
-        srtp_keys: &[],
-    };
-    f(&mut ctx);
+    let mut parts = Standalone::new(1000);
+    f(&mut parts.ctx(1, ([127, 0, 0, 1], 40000).into(), ([127, 0, 0, 1], 3478).into(), &[]));
 }
 
 fn msg(method: u16, class: Class, id: u8) -> StunMessage<'static> {

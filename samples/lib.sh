@@ -1,4 +1,5 @@
-# Shell helpers shared by the make-*-samples.sh scripts (sourced, not run). Each script sets
+# Shell helpers shared by the make-*-samples.sh scripts (sourced, not run): processes,
+# captures and network namespaces. Each script sets
 # WORK (a mktemp -d scratch directory), PIDS=() and NETNS=() before sourcing, then installs
 # `trap cleanup EXIT`.
 
@@ -60,4 +61,65 @@ wait_for_text() {
     echo "timed out waiting for '$2' in $1" >&2
     cat "$1" >&2 || true
     return 1
+}
+
+# capture_start NAME CMD...: start a capture tool (tcpdump, dumpcap), wait until it is capturing.
+capture_start() {
+    local name=$1; shift
+    spawn "$@" 2>"$WORK/$name.cap.log"
+    CAP_PID=$LAST_PID
+    CAP_NAME=$name
+    wait_for_text "$WORK/$name.cap.log" 'listening on|Capturing on'
+    sleep 0.5
+}
+
+# capture_stop: stop the running capture; fail if the kernel dropped packets.
+capture_stop() {
+    # let the capture ring hand over the last packets before stopping
+    sleep 1.5
+    stop "$CAP_PID"
+    local log="$WORK/$CAP_NAME.cap.log"
+    if grep -Eq '(^|[^0-9])[1-9][0-9]* packets? dropped by (kernel|interface)|dropped on interface .*: [0-9]+/[1-9]' "$log"; then
+        echo "capture '$CAP_NAME' dropped packets:" >&2
+        cat "$log" >&2
+        return 1
+    fi
+}
+
+# wait_port HOST PORT: wait (max 10 s) until a TCP connect succeeds (inside $NS when it is set).
+wait_port() {
+    local i
+    for i in $(seq 100); do
+        if ${NS:+ip netns exec "$NS"} timeout 1 bash -c "exec 3<>/dev/tcp/$1/$2" 2>/dev/null; then return 0; fi
+        sleep 0.1
+    done
+    echo "port $1:$2 never opened${NS:+ in $NS}" >&2
+    return 1
+}
+
+# ns_up NAME: a fresh network namespace with only its loopback up; NS=NAME.
+ns_up() {
+    ip netns del "$1" 2>/dev/null || true
+    ip netns add "$1"
+    NETNS+=("$1")
+    ip -n "$1" link set lo up
+    NS=$1
+}
+
+# ns_down: delete the namespace $NS.
+ns_down() {
+    local ns keep=()
+    ip netns del "$NS"
+    for ns in "${NETNS[@]}"; do
+        [ "$ns" = "$NS" ] || keep+=("$ns")
+    done
+    NETNS=("${keep[@]}")
+}
+
+# in_ns CMD...: run CMD in the namespace $NS (ip execs CMD: same PID).
+in_ns() { ip netns exec "$NS" "$@"; }
+
+# capture_ns NAME FILE [FILTER]: tcpdump on the loopback of $NS.
+capture_ns() {
+    capture_start "$1" ip netns exec "$NS" tcpdump -Z root -U --immediate-mode -B 65536 -n -s 0 -i lo -w "$2" ${3:+"$3"}
 }

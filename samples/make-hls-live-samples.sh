@@ -41,61 +41,15 @@ HLSJS_VERSION=1.7.4
 PLAYWRIGHT_VERSION=1.65.1
 MAX_BYTES=$((4 * 1024 * 1024))
 
-# log, cleanup, spawn, forget, stop, stop_bg, wait_for_text
+# log, cleanup, spawn, stop, wait_for_text, capture_start/stop, wait_port, ns_up/down, ...
 . ./lib.sh
 trap cleanup EXIT
 
-# in_ns CMD...: run CMD inside the namespace (ip execs CMD: same PID).
-in_ns() { ip netns exec "$NS" "$@"; }
 
-# wait_port PORT: wait (max 10 s) until a TCP connect to 127.0.0.1:PORT in the namespace succeeds.
-wait_port() {
-    local i
-    for i in $(seq 100); do
-        if in_ns timeout 1 bash -c "exec 3<>/dev/tcp/127.0.0.1/$1" 2>/dev/null; then return 0; fi
-        sleep 0.1
-    done
-    echo "port $1 never opened" >&2
-    return 1
-}
 
-# capture_start NAME FILE FILTER: tcpdump on the namespace's lo, wait until it is capturing.
-capture_start() {
-    spawn ip netns exec "$NS" tcpdump -Z root -U --immediate-mode -B 65536 -n -s 0 -i lo -w "$2" "$3" \
-        2>"$WORK/$1.cap.log"
-    CAP_PID=$LAST_PID
-    CAP_NAME=$1
-    wait_for_text "$WORK/$1.cap.log" 'listening on'
-    sleep 0.5
-}
 
-# capture_stop: stop the running capture; fail if the kernel dropped packets.
-capture_stop() {
-    sleep 1.5
-    stop "$CAP_PID"
-    local log="$WORK/$CAP_NAME.cap.log"
-    if grep -Eq '(^|[^0-9])[1-9][0-9]* packets? dropped by (kernel|interface)' "$log"; then
-        echo "capture '$CAP_NAME' dropped packets:" >&2
-        cat "$log" >&2
-        return 1
-    fi
-}
 
-ns_up() {
-    ip netns del "$NS" 2>/dev/null || true
-    ip netns add "$NS"
-    NETNS+=("$NS")
-    ip -n "$NS" link set lo up
-}
 
-ns_down() {
-    ip netns del "$NS"
-    local ns keep=()
-    for ns in "${NETNS[@]}"; do
-        [ "$ns" = "$NS" ] || keep+=("$ns")
-    done
-    NETNS=("${keep[@]}")
-}
 
 # npm_player: hls.js and playwright-core from the npm registry into the scratch
 # directory (outside the namespace, which has no network); NODE_MODULES is set.
@@ -157,7 +111,7 @@ make_live() {
     local name=hls-live-pdt.pcap
     log "$name"
     npm_player
-    ns_up
+    ns_up "$NS"
     local prefix="$WORK/nginx-live" www="$WORK/www-live"
     mkdir -p "$prefix/logs" "$prefix/tmp" "$www/hls"
     player_page "$www"
@@ -191,7 +145,7 @@ http {
 NGINX
     spawn ip netns exec "$NS" nginx -e "$prefix/logs/error.log" -p "$prefix" -c "$prefix/nginx.conf"
     local nginx=$LAST_PID
-    wait_port "$HTTP_PORT"
+    wait_port 127.0.0.1 "$HTTP_PORT"
     # The live encoder: one 25 fps test source scaled to two renditions, 1 s GOPs
     # (so every segment is 1 s), EXT-X-PROGRAM-DATE-TIME on every segment.
     spawn ip netns exec "$NS" ffmpeg -hide_banner -nostdin -loglevel error -y -re \
@@ -206,7 +160,7 @@ NGINX
     wait_for_text "$www/hls/high.m3u8" 'high_3\.ts' 150
     chmod -R a+rX "$www"
     local out="$WORK/$name" base="http://127.0.0.1:$HTTP_PORT"
-    capture_start live "$out" "tcp port $HTTP_PORT"
+    capture_ns live "$out" "tcp port $HTTP_PORT"
     spawn ip netns exec "$NS" ffmpeg -hide_banner -nostdin -loglevel error -i "$base/hls/master.m3u8" \
         -map 0:v:0 -c copy -f null - >"$WORK/live-ffmpeg-player.log" 2>&1
     local ffplayer=$LAST_PID
@@ -230,7 +184,7 @@ make_llhls() {
     local name=llhls-blocking.pcap
     log "$name"
     npm_player
-    ns_up
+    ns_up "$NS"
     local www="$WORK/www-llhls" out="$WORK/$name"
     mkdir -p "$www"
     player_page "$www"
@@ -243,9 +197,9 @@ make_llhls() {
         >"$WORK/llhls-origin.log" 2>&1
     local origin=$LAST_PID
     wait_for_text "$WORK/llhls-origin.log" 'listening on'
-    wait_port "$LL_PORT"
+    wait_port 127.0.0.1 "$LL_PORT"
     sleep 3
-    capture_start llhls "$out" "tcp port $LL_PORT"
+    capture_ns llhls "$out" "tcp port $LL_PORT"
     hlsjs_player llhls "http://127.0.0.1:$LL_PORT/player.html?src=/live.m3u8&ll=1" 12
     wait "$HLSJS_PID" || { echo "hls.js player failed:" >&2; cat "$WORK/llhls.hlsjs.log" >&2; return 1; }
     forget "$HLSJS_PID"

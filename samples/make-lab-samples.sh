@@ -45,61 +45,15 @@ PUBLISH_S=10
 PLAYER_START_S=3
 MAX_BYTES=$((4 * 1024 * 1024))
 
-# log, cleanup, spawn, forget, stop, stop_bg, wait_for_text
+# log, cleanup, spawn, stop, wait_for_text, capture_start/stop, wait_port, ns_up/down, ...
 . ./lib.sh
 trap cleanup EXIT
 
-# in_ns CMD...: run CMD inside the namespace (ip execs CMD: same PID).
-in_ns() { ip netns exec "$NS" "$@"; }
 
-# wait_port PORT: wait (max 10 s) until a TCP connect to 127.0.0.1:PORT in the namespace succeeds.
-wait_port() {
-    local i
-    for i in $(seq 100); do
-        if in_ns timeout 1 bash -c "exec 3<>/dev/tcp/127.0.0.1/$1" 2>/dev/null; then return 0; fi
-        sleep 0.1
-    done
-    echo "port $1 never opened" >&2
-    return 1
-}
 
-# capture_start NAME FILE FILTER: tcpdump on the namespace's lo, wait until it is capturing.
-capture_start() {
-    spawn ip netns exec "$NS" tcpdump -Z root -U --immediate-mode -B 65536 -n -s 0 -i lo -w "$2" "$3" \
-        2>"$WORK/$1.cap.log"
-    CAP_PID=$LAST_PID
-    CAP_NAME=$1
-    wait_for_text "$WORK/$1.cap.log" 'listening on'
-    sleep 0.5
-}
 
-# capture_stop: stop the running capture; fail if the kernel dropped packets.
-capture_stop() {
-    sleep 1.5
-    stop "$CAP_PID"
-    local log="$WORK/$CAP_NAME.cap.log"
-    if grep -Eq '(^|[^0-9])[1-9][0-9]* packets? dropped by (kernel|interface)' "$log"; then
-        echo "capture '$CAP_NAME' dropped packets:" >&2
-        cat "$log" >&2
-        return 1
-    fi
-}
 
-ns_up() {
-    ip netns del "$NS" 2>/dev/null || true
-    ip netns add "$NS"
-    NETNS+=("$NS")
-    ip -n "$NS" link set lo up
-}
 
-ns_down() {
-    ip netns del "$NS"
-    local ns keep=()
-    for ns in "${NETNS[@]}"; do
-        [ "$ns" = "$NS" ] || keep+=("$ns")
-    done
-    NETNS=("${keep[@]}")
-}
 
 NGINX_MODULES=$(nginx -V 2>&1 | tr ' ' '\n' | sed -n 's/^--modules-path=//p')
 [ -n "$NGINX_MODULES" ] || NGINX_MODULES=modules
@@ -160,8 +114,8 @@ http {
 EOF
     spawn ip netns exec "$NS" nginx -e "$prefix/logs/error.log" -p "$prefix" -c "$prefix/nginx.conf"
     NGINX_PID=$LAST_PID
-    wait_port "$RTMP_PORT"
-    wait_port "$HTTP_PORT"
+    wait_port 127.0.0.1 "$RTMP_PORT"
+    wait_port 127.0.0.1 "$HTTP_PORT"
 }
 
 # publish FLV-COPY: ffmpeg publishes PUBLISH_S seconds of a live test source (-re)
@@ -259,10 +213,10 @@ verify_capture() {
 make_hlsdash() {
     local name=lab-rtmp-hls-dash.pcap
     log "$name"
-    ns_up
+    ns_up "$NS"
     start_nginx hlsdash
     local out="$WORK/$name" flv="$WORK/hlsdash-published.flv"
-    capture_start hlsdash "$out" "tcp port $RTMP_PORT or tcp port $HTTP_PORT"
+    capture_ns hlsdash "$out" "tcp port $RTMP_PORT or tcp port $HTTP_PORT"
     publish "$flv"
     sleep "$PLAYER_START_S"
     hls_player "http://127.0.0.1:$HTTP_PORT/hls/$STREAM.m3u8"
@@ -284,7 +238,7 @@ make_hlsdash() {
 relay_once() {
     local name=lab-hls-relay-delay.pcap
     local side=${name%.pcap}.relay.json
-    ns_up
+    ns_up "$NS"
     start_nginx relay
     local out="$WORK/$name" flv="$WORK/relay-published.flv" rlog="$WORK/relay-log.json"
     spawn ip netns exec "$NS" python3 tools/delay-relay.py --realtime --listen "$RELAY_PORT" --upstream "$HTTP_PORT" \
@@ -292,7 +246,7 @@ relay_once() {
         --log "$rlog" --ready "$WORK/relay.ready"
     local relay=$LAST_PID
     wait_for_text "$WORK/relay.ready" ready
-    capture_start relay "$out" "tcp port $RTMP_PORT or tcp port $HTTP_PORT or tcp port $RELAY_PORT"
+    capture_ns relay "$out" "tcp port $RTMP_PORT or tcp port $HTTP_PORT or tcp port $RELAY_PORT"
     publish "$flv"
     sleep "$PLAYER_START_S"
     hls_player "http://127.0.0.1:$RELAY_PORT/hls/$STREAM.m3u8"

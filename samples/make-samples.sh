@@ -21,43 +21,12 @@ chmod 0755 "$WORK"   # nginx workers run as an unprivileged user
 PIDS=()
 NETNS=()
 
-# log, cleanup, spawn, forget, stop, stop_bg, wait_for_text
+# log, cleanup, spawn, stop, wait_for_text, capture_start/stop, wait_port, ns_up/down, ...
 . ./lib.sh
 trap cleanup EXIT
 
-# capture_start NAME CMD...: start a capture tool, wait until it is capturing.
-capture_start() {
-    local name=$1; shift
-    spawn "$@" 2>"$WORK/$name.cap.log"
-    CAP_PID=$LAST_PID
-    CAP_NAME=$name
-    wait_for_text "$WORK/$name.cap.log" 'listening on|Capturing on'
-    sleep 0.5
-}
 
-# capture_stop: stop the running capture; fail if the kernel dropped packets.
-capture_stop() {
-    # let the capture ring hand over the last packets before stopping
-    sleep 1.5
-    stop "$CAP_PID"
-    local log="$WORK/$CAP_NAME.cap.log"
-    if grep -Eq '(^|[^0-9])[1-9][0-9]* packets? dropped by (kernel|interface)|dropped on interface .*: [0-9]+/[1-9]' "$log"; then
-        echo "capture '$CAP_NAME' dropped packets:" >&2
-        cat "$log" >&2
-        return 1
-    fi
-}
 
-# wait_port HOST PORT: wait (max 10 s) until a TCP connect succeeds.
-wait_port() {
-    local i
-    for i in $(seq 100); do
-        if timeout 1 bash -c "exec 3<>/dev/tcp/$1/$2" 2>/dev/null; then return 0; fi
-        sleep 0.1
-    done
-    echo "port $1:$2 never opened" >&2
-    return 1
-}
 
 FF=(timeout 30 ffmpeg -hide_banner -nostdin -loglevel error -y)
 VSRC=(-f lavfi -i "testsrc=size=320x240:rate=15")

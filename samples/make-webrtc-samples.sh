@@ -47,63 +47,15 @@ chmod 0755 "$WORK"
 PIDS=()
 NETNS=()
 
-# log, cleanup, spawn, forget, stop, stop_bg, wait_for_text
+# log, cleanup, spawn, stop, wait_for_text, capture_start/stop, wait_port, ns_up/down, ...
 . ./lib.sh
 trap cleanup EXIT
 
-# make_ns NAME: a fresh network namespace with only its loopback up; NS=NAME.
-make_ns() {
-    ip netns del "$1" 2>/dev/null || true
-    ip netns add "$1"
-    NETNS+=("$1")
-    ip -n "$1" link set lo up
-    NS=$1
-}
 
-del_ns() {
-    local ns keep=()
-    ip netns del "$1"
-    for ns in "${NETNS[@]}"; do
-        [ "$ns" = "$1" ] || keep+=("$ns")
-    done
-    NETNS=("${keep[@]}")
-}
 
-# in_ns CMD...: run CMD in the namespace $NS.
-in_ns() { ip netns exec "$NS" "$@"; }
 
-# wait_port_ns PORT: wait (max 10 s) until a TCP connect to 127.0.0.1:PORT in $NS succeeds.
-wait_port_ns() {
-    local i
-    for i in $(seq 100); do
-        if in_ns timeout 1 bash -c "exec 3<>/dev/tcp/127.0.0.1/$1" 2>/dev/null; then return 0; fi
-        sleep 0.1
-    done
-    echo "port 127.0.0.1:$1 never opened in $NS" >&2
-    return 1
-}
 
-# capture_start NAME FILE [FILTER]: tcpdump on the loopback of $NS.
-capture_start() {
-    CAP_NAME=$1
-    spawn ip netns exec "$NS" timeout 60 tcpdump -Z root -U --immediate-mode -B 65536 -n -i lo -w "$2" ${3:+"$3"} \
-        2>"$WORK/$1.cap.log"
-    CAP_PID=$LAST_PID
-    wait_for_text "$WORK/$1.cap.log" 'listening on'
-    sleep 0.5
-}
 
-# capture_stop: stop the running capture; fail if the kernel dropped packets.
-capture_stop() {
-    sleep 1.5
-    stop "$CAP_PID"
-    local log="$WORK/$CAP_NAME.cap.log"
-    if grep -Eq '(^|[^0-9])[1-9][0-9]* packets? dropped by (kernel|interface)' "$log"; then
-        echo "capture '$CAP_NAME' dropped packets:" >&2
-        cat "$log" >&2
-        return 1
-    fi
-}
 
 # Test credentials of the throwaway TURN servers below (recorded in the sidecar JSON files).
 TURN_USER=streamscope
@@ -121,20 +73,20 @@ start_turn() {
         --userdb "$dir/turndb" --pidfile "$dir/turn.pid" --log-file stdout --simple-log \
         >"$dir/turn.log" 2>&1
     TURN_PID=$LAST_PID
-    wait_port_ns 3478
+    wait_port 127.0.0.1 3478
 }
 
 # ---------------------------------------------------------------------------
 # (a) turn-udp-tcp.pcap
 make_turn() {
     log "turn-udp-tcp.pcap + turn-udp-tcp.credentials.json"
-    make_ns ssc-wrtc-turn
+    ns_up ssc-wrtc-turn
     start_turn turn
     # UDP echo peer on 127.0.0.1:3480 (turnutils_peer)
     spawn ip netns exec "$NS" turnutils_peer -L 127.0.0.1 -p 3480 >"$WORK/peer.log" 2>&1
     sleep 0.5
     local out="$WORK/turn-udp-tcp.pcap" steps="$WORK/turn-steps.jsonl"
-    capture_start turn "$out"
+    capture_ns turn "$out"
     in_ns timeout 10 turnutils_stunclient 127.0.0.1 >"$WORK/stunclient.log" 2>&1 ||
         { cat "$WORK/stunclient.log" >&2; return 1; }
     sleep 0.2
@@ -156,7 +108,7 @@ make_turn() {
         { tail -20 "$WORK/uclient-tcp.log" >&2; return 1; }
     capture_stop
     stop_bg
-    del_ns "$NS"
+    ns_down
     python3 - "$steps" "$TURN_USER" "$TURN_PASS" "$TURN_REALM" >"$WORK/turn-udp-tcp.credentials.json" <<'PY'
 import hashlib, json, sys
 steps = [json.loads(l) for l in open(sys.argv[1])]
@@ -234,16 +186,16 @@ make_dtls() {
         timeout 120 openssl req -x509 -newkey "rsa:$bits" -nodes -sha256 -days 30 -subj /CN=streamscope.test \
             -keyout "${d%:*}/key.pem" -out "${d%:*}/cert.pem" 2>/dev/null
     done
-    make_ns ssc-wrtc-dtls
+    ns_up ssc-wrtc-dtls
     local out="$WORK/dtls12-openssl.pcap"
-    capture_start dtls "$out" udp
+    capture_ns dtls "$out" udp
     dtls_assoc 1 4433 "$c1" "-mtu 1400" "-mtu 1400"
     sleep 0.3
     local km="-keymatexport EXTRACTOR-dtls_srtp -keymatexportlen 60"
     dtls_assoc 2 4434 "$c2" "-listen -mtu 300 -use_srtp SRTP_AES128_CM_SHA1_80 $km" \
         "-mtu 300 -use_srtp SRTP_AES128_CM_SHA1_80 $km"
     capture_stop
-    del_ns "$NS"
+    ns_down
     grep -h '^CLIENT_RANDOM ' "$WORK/dtls-k1.keys" "$WORK/dtls-k2.keys" >"$WORK/dtls12-openssl.keys"
     [ "$(wc -l <"$WORK/dtls12-openssl.keys")" -eq 2 ] ||
         { echo "expected 2 CLIENT_RANDOM lines in the DTLS key logs" >&2; return 1; }
@@ -281,7 +233,7 @@ make_aiortc() {
     local name=$1 mode=${2:-}
     log "$name.pcap + $name.keys + $name.srtp.json"
     python3 -c 'import aiortc' 2>/dev/null || { echo "python3 has no aiortc (pip install aiortc)" >&2; return 1; }
-    make_ns "ssc-wrtc-${mode:-host}"
+    ns_up "ssc-wrtc-${mode:-host}"
     local extra=()
     if [ "$mode" = turn ]; then
         start_turn "$name"
@@ -289,13 +241,13 @@ make_aiortc() {
                --turn-realm "$TURN_REALM" --srtp-profile SRTP_AES128_CM_SHA1_80)
     fi
     local out="$WORK/$name.pcap"
-    # UDP only: keeps out the RST coturn sends for wait_port_ns's probe connection
-    capture_start "$name" "$out" udp
+    # UDP only: keeps out the RST coturn sends for wait_port's probe connection
+    capture_ns "$name" "$out" udp
     in_ns timeout 60 python3 tools/webrtc-peers.py --seconds 5 --keylog "$WORK/$name.keys" \
         --srtp-json "$WORK/$name.srtp.json" "${extra[@]}" >&2
     capture_stop
     stop_bg
-    del_ns "$NS"
+    ns_down
     [ -s "$WORK/$name.keys" ] || { echo "no DTLS key log from aiortc" >&2; return 1; }
     cp "$out" "$name.pcap"
     cp "$WORK/$name.keys" "$name.keys"

@@ -35,6 +35,7 @@ import struct
 import subprocess
 import sys
 import tempfile
+from tsharklib import tshark_version, run, as_list, find_all, first, num
 
 HEUR = ["--enable-heuristic", "dtls_stun", "--enable-heuristic", "stun_turn"]
 CONTENT = {20: "change_cipher_spec", 21: "alert", 22: "handshake", 23: "application_data"}
@@ -43,49 +44,6 @@ CHUNKS = {0: "data", 1: "init", 2: "init_ack", 3: "sack", 4: "heartbeat", 5: "he
           14: "shutdown_complete", 15: "auth", 64: "i_data", 128: "asconf_ack", 130: "re_config",
           132: "pad", 192: "forward_tsn", 193: "asconf", 194: "i_forward_tsn"}
 HERE = os.path.dirname(os.path.abspath(__file__))
-
-
-def tshark_version():
-    out = subprocess.run(["tshark", "--version"], check=True, capture_output=True, text=True).stdout
-    first = out.splitlines()[0]
-    m = re.match(r"(TShark \(Wireshark\) \S+?)(?: \(|\.?$)", first)
-    return m.group(1) if m else first.strip()
-
-
-def run(cmd, cwd):
-    return subprocess.run(cmd, cwd=cwd, check=True, capture_output=True, text=True).stdout
-
-
-def as_list(v):
-    if v is None:
-        return []
-    return v if isinstance(v, list) else [v]
-
-
-def find_all(obj, key):
-    """Every value stored under KEY anywhere below OBJ (depth first, in order)."""
-    out = []
-    if isinstance(obj, dict):
-        for k, v in obj.items():
-            if k == key:
-                out.extend(as_list(v))
-            else:
-                out.extend(find_all(v, key))
-    elif isinstance(obj, list):
-        for v in obj:
-            out.extend(find_all(v, key))
-    return out
-
-
-def first(obj, key):
-    v = find_all(obj, key)
-    return v[0] if v else None
-
-
-def num(v):
-    if v is None or v == "":
-        return None
-    return int(v, 16) if isinstance(v, str) and v.startswith("0x") else int(v)
 
 
 def unhex(s):

@@ -25,13 +25,7 @@ import os
 import re
 import subprocess
 import sys
-
-
-def tshark_version():
-    out = subprocess.run(["tshark", "--version"], check=True, capture_output=True, text=True).stdout
-    first = out.splitlines()[0]
-    m = re.match(r"(TShark \(Wireshark\) \S+?)(?: \(|\.?$)", first)
-    return m.group(1) if m else first.strip()
+from tsharklib import tshark_version
 
 
 def get(pairs, key):

@@ -27,6 +27,7 @@ import subprocess
 import sys
 import xml.etree.ElementTree as ET
 from collections import OrderedDict
+from tsharklib import run
 
 MAX_PACKET_SIZE = 1048576
 DEFAULT_MAX_PACKET_SIZE = 32768
@@ -107,10 +108,6 @@ def tshark_version():
     first = out.splitlines()[0]
     m = re.match(r"(TShark \(Wireshark\) \S+?)(?: \(|\.?$)", first)
     return m.group(1) if m else first.strip()
-
-
-def run(cmd, cwd):
-    return subprocess.run(cmd, cwd=cwd, check=True, capture_output=True, text=True).stdout
 
 
 def endpoint(ip4, ip6, port):

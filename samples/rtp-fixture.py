@@ -32,6 +32,7 @@ import subprocess
 import sys
 import xml.etree.ElementTree as ET
 from decimal import Decimal
+from tsharklib import run
 
 # Decode-as options per capture (RTP/RTCP on ports that no signalling in the
 # capture announces).  --decode-as on the command line adds to every capture.
@@ -55,10 +56,6 @@ STATIC_CLOCK = {0: 8000, 3: 8000, 4: 8000, 5: 8000, 6: 16000, 7: 8000, 8: 8000, 
 RTCP_TYPES = {192: "FIR", 193: "NACK", 194: "SMPTETC", 195: "IJ", 200: "SR", 201: "RR",
               202: "SDES", 203: "BYE", 204: "APP", 205: "RTPFB", 206: "PSFB", 207: "XR",
               208: "AVB", 209: "RSI", 210: "TOKEN"}
-
-
-def run(cmd, cwd):
-    return subprocess.run(cmd, cwd=cwd, check=True, capture_output=True, text=True).stdout
 
 
 def tshark_version():

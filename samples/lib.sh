@@ -123,3 +123,21 @@ in_ns() { ip netns exec "$NS" "$@"; }
 capture_ns() {
     capture_start "$1" ip netns exec "$NS" tcpdump -Z root -U --immediate-mode -B 65536 -n -s 0 -i lo -w "$2" ${3:+"$3"}
 }
+
+# stop_ffmpeg PID: stop an ffmpeg player started by spawn. SIGINT (timeout passes it on);
+# ffmpeg only notices a second one while its HLS/DASH demuxer waits for the playlist to
+# change, so send another after 1 s, and SIGTERM after 2 s; then reap.
+stop_ffmpeg() {
+    local i
+    kill -INT "$1" 2>/dev/null || true
+    for i in $(seq 30); do
+        kill -0 "$1" 2>/dev/null || break
+        sleep 0.1
+        case $i in
+        10) kill -INT "$1" 2>/dev/null || true ;;
+        20) kill -TERM "$1" 2>/dev/null || true ;;
+        esac
+    done
+    wait "$1" 2>/dev/null || true
+    forget "$1"
+}

@@ -78,24 +78,6 @@ hlsjs_player() {
     HLSJS_PID=$LAST_PID
 }
 
-# stop_ffmpeg_player PID: SIGINT (timeout passes it on); ffmpeg only notices a second
-# one while its HLS demuxer waits for the live playlist, so send another after 1 s,
-# and SIGTERM after 2 s; then reap.
-stop_ffmpeg_player() {
-    local i
-    kill -INT "$1" 2>/dev/null || true
-    for i in $(seq 30); do
-        kill -0 "$1" 2>/dev/null || break
-        sleep 0.1
-        case $i in
-        10) kill -INT "$1" 2>/dev/null || true ;;
-        20) kill -TERM "$1" 2>/dev/null || true ;;
-        esac
-    done
-    wait "$1" 2>/dev/null || true
-    forget "$1"
-}
-
 # check_capture FILE: small enough, and no TCP segment missing from it.
 check_capture() {
     local n
@@ -169,7 +151,7 @@ NGINX
     hlsjs_player live "$base/player.html?src=/hls/master.m3u8" 16 6 0 11 1
     wait "$HLSJS_PID" || { echo "hls.js player failed:" >&2; cat "$WORK/live.hlsjs.log" >&2; return 1; }
     forget "$HLSJS_PID"
-    stop_ffmpeg_player "$ffplayer"
+    stop_ffmpeg "$ffplayer"
     capture_stop
     stop "$enc"
     stop "$nginx"

@@ -159,24 +159,6 @@ dash_player() {
     DASH_PID=$LAST_PID
 }
 
-# stop_player PID: SIGINT (timeout passes it on); ffmpeg only notices a second
-# one while its HLS demuxer waits for the playlist to change, so send another
-# after 1 s, and SIGTERM after 2 s; then reap.
-stop_player() {
-    local i
-    kill -INT "$1" 2>/dev/null || true
-    for i in $(seq 30); do
-        kill -0 "$1" 2>/dev/null || break
-        sleep 0.1
-        case $i in
-        10) kill -INT "$1" 2>/dev/null || true ;;
-        20) kill -TERM "$1" 2>/dev/null || true ;;
-        esac
-    done
-    wait "$1" 2>/dev/null || true
-    forget "$1"
-}
-
 # after_publish PLAYER-PID...: wait for the publisher to finish, give the players
 # 3 s to fetch the last fragments, then stop them.
 after_publish() {
@@ -188,7 +170,7 @@ after_publish() {
         kill -INT "$p" 2>/dev/null || true
     done
     for p in "$@"; do
-        stop_player "$p"
+        stop_ffmpeg "$p"
     done
 }
 

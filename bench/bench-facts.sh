@@ -42,11 +42,12 @@ set -u -o pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 TOP="$(git -C "$HERE" rev-parse --show-toplevel 2>/dev/null || (cd "$HERE/.." && pwd))"
+ME=bench-facts.sh
+# say, load1, die, usage_or_continue, check_size_mb, need_gnu_time, build_gencap,
+# build_streamscope, gencap_capture, tmpfile, remove_tmps
+. "$HERE/lib.sh"
 
-if [ $# -lt 1 ] || [ "$1" = "-h" ] || [ "$1" = "--help" ]; then
-    sed -n '2,/^$/p' "$0" | sed 's/^# \{0,1\}//'
-    exit 2
-fi
+usage_or_continue $# "${1:-}"
 DIR="$1"
 SIZE_MB="${2:-2048}"
 SEED="${SEED:-1}"
@@ -59,68 +60,23 @@ LOAD_MAX="${LOAD_MAX:-1.0}"
 LOAD_WAIT="${LOAD_WAIT:-1200}"
 PERF="${PERF:-1}"
 
-case "$SIZE_MB" in
-    ''|*[!0-9]*) echo "bench-facts.sh: SIZE_MB must be a whole number of MiB, got '$SIZE_MB'" >&2; exit 2 ;;
-esac
+check_size_mb
 mkdir -p "$DIR" || exit 1
 
 TMPS=()
-cleanup() {
-    if [ ${#TMPS[@]} -gt 0 ]; then
-        rm -f -- "${TMPS[@]}"
-    fi
-}
-trap cleanup EXIT
+trap remove_tmps EXIT
 trap 'exit 130' INT TERM
-tmpfile() { # tmpfile VAR SUFFIX: a temporary file in DIR, removed at exit
-    local f
-    f="$(mktemp "$DIR/.bench-facts.$2.XXXXXX")" || exit 1
-    TMPS+=("$f")
-    printf -v "$1" '%s' "$f"
-}
 
-say() { printf '== %s\n' "$*" >&2; }
-load1() { cut -d' ' -f1 /proc/loadavg; }
 want() { case " $ONLY " in *" $1 "*) return 0 ;; *) return 1 ;; esac; }
 
 # ---------------------------------------------------------------- tools
-if [ ! -x /usr/bin/time ]; then
-    say "/usr/bin/time is missing: installing the 'time' package"
-    (apt-get install -y time >/dev/null 2>&1 || { apt-get update >/dev/null 2>&1 && apt-get install -y time >/dev/null 2>&1; }) \
-        || { echo "bench-facts.sh: /usr/bin/time is needed (package 'time')" >&2; exit 1; }
-fi
-command -v tshark >/dev/null 2>&1 || { echo "bench-facts.sh: tshark not found (apt-get install tshark)" >&2; exit 1; }
-command -v cargo >/dev/null 2>&1 || { echo "bench-facts.sh: cargo not found" >&2; exit 1; }
-
-say "building gencap (release, -j1)"
-cargo build --release --quiet -j1 --manifest-path "$HERE/gencap/Cargo.toml" || { echo "bench-facts.sh: building gencap failed" >&2; exit 1; }
-GENCAP="$HERE/gencap/target/release/gencap"
-
-if [ -n "${STREAMSCOPE:-}" ]; then
-    SS_BIN="$STREAMSCOPE"
-else
-    SS_BIN="${CARGO_TARGET_DIR:-$TOP/target}/release/streamscope"
-    if [ "${SKIP_BUILD:-0}" != "1" ]; then
-        say "building streamscope (cargo build --release -j1)"
-        (cd "$TOP" && cargo build --release -j1 --quiet) || { echo "bench-facts.sh: building streamscope failed" >&2; exit 1; }
-    fi
-fi
-[ -x "$SS_BIN" ] || { echo "bench-facts.sh: streamscope binary $SS_BIN not found" >&2; exit 1; }
+need_gnu_time
+command -v tshark >/dev/null 2>&1 || die "tshark not found (apt-get install tshark)"
+build_gencap
+build_streamscope
 
 # ---------------------------------------------------------------- capture
-CAP="$DIR/gencap-${SIZE_MB}mb-seed${SEED}-small${SMALL_RATE}-srtp${SRTP}.pcap"
-SUMMARY="$CAP.summary"
-if [ -s "$CAP" ] && [ -s "$SUMMARY" ]; then
-    say "reusing $CAP"
-else
-    say "generating $CAP ($SIZE_MB MiB, seed $SEED, --small-rate $SMALL_RATE, --srtp $SRTP)"
-    rm -f -- "$CAP" "$SUMMARY"
-    TMPS+=("$CAP.part" "$SUMMARY.part")
-    "$GENCAP" "$CAP.part" --size-mb "$SIZE_MB" --seed "$SEED" --small-rate "$SMALL_RATE" --srtp "$SRTP" > "$SUMMARY.part" \
-        || { echo "bench-facts.sh: gencap failed" >&2; exit 1; }
-    mv -f -- "$CAP.part" "$CAP"
-    sed "s|$CAP.part|$(basename "$CAP")|" "$SUMMARY.part" > "$SUMMARY"
-fi
+gencap_capture
 grep '^gencap:' "$SUMMARY" | grep -v 'generated in' >&2
 
 FILE_BYTES=$(wc -c < "$CAP" | tr -d ' ')

@@ -49,11 +49,12 @@ set -u -o pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 TOP="$(git -C "$HERE" rev-parse --show-toplevel 2>/dev/null || (cd "$HERE/.." && pwd))"
+ME=live-replay.sh
+# say, load1, die, usage_or_continue, check_size_mb, build_gencap, build_streamscope,
+# gencap_capture, tmpfile, remove_tmps
+. "$HERE/lib.sh"
 
-if [ $# -lt 1 ] || [ "$1" = "-h" ] || [ "$1" = "--help" ]; then
-    sed -n '2,/^$/p' "$0" | sed 's/^# \{0,1\}//'
-    exit 2
-fi
+usage_or_continue $# "${1:-}"
 DIR="$1"
 SIZE_MB="${2:-300}"
 RATES="${RATES:-100 500 1000 2000 top}"
@@ -68,13 +69,8 @@ LOAD_WAIT="${LOAD_WAIT:-180}"
 IFACE=lo
 NETNS="${NETNS:-1}"
 
-case "$SIZE_MB" in
-    ''|*[!0-9]*) echo "live-replay.sh: SIZE_MB must be a whole number of MiB, got '$SIZE_MB'" >&2; exit 2 ;;
-esac
+check_size_mb
 mkdir -p "$DIR" || exit 1
-
-say() { printf '== %s\n' "$*" >&2; }
-load1() { cut -d' ' -f1 /proc/loadavg; }
 
 TMPS=()
 PIDS=()
@@ -89,44 +85,17 @@ cleanup() {
     if [ -n "$NS" ]; then
         ip netns del "$NS" 2>/dev/null
     fi
-    if [ ${#TMPS[@]} -gt 0 ]; then
-        rm -f -- "${TMPS[@]}"
-    fi
+    remove_tmps
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
-tmpfile() {
-    local f
-    f="$(mktemp "$DIR/.live-replay.$2.XXXXXX")" || exit 1
-    TMPS+=("$f")
-    printf -v "$1" '%s' "$f"
-}
 
 for t in tcpreplay tcpdump timeout python3; do
     command -v "$t" >/dev/null 2>&1 || { echo "live-replay.sh: $t not found (apt-get install tcpreplay tcpdump)" >&2; exit 1; }
 done
-command -v cargo >/dev/null 2>&1 || { echo "live-replay.sh: cargo not found" >&2; exit 1; }
-
-cargo build --release --quiet -j1 --manifest-path "$HERE/gencap/Cargo.toml" || { echo "live-replay.sh: building gencap failed" >&2; exit 1; }
-GENCAP="$HERE/gencap/target/release/gencap"
-if [ -n "${STREAMSCOPE:-}" ]; then
-    SS_BIN="$STREAMSCOPE"
-else
-    SS_BIN="${CARGO_TARGET_DIR:-$TOP/target}/release/streamscope"
-    if [ "${SKIP_BUILD:-0}" != "1" ]; then
-        (cd "$TOP" && cargo build --release -j1 --quiet) || { echo "live-replay.sh: building streamscope failed" >&2; exit 1; }
-    fi
-fi
-[ -x "$SS_BIN" ] || { echo "live-replay.sh: streamscope binary $SS_BIN not found" >&2; exit 1; }
-
-CAP="$DIR/gencap-${SIZE_MB}mb-seed${SEED}-small${SMALL_RATE}-srtp${SRTP}.pcap"
-if [ ! -s "$CAP" ]; then
-    say "generating $CAP"
-    TMPS+=("$CAP.part")
-    "$GENCAP" "$CAP.part" --size-mb "$SIZE_MB" --seed "$SEED" --small-rate "$SMALL_RATE" --srtp "$SRTP" > /dev/null \
-        || { echo "live-replay.sh: gencap failed" >&2; exit 1; }
-    mv -f -- "$CAP.part" "$CAP"
-fi
+build_gencap
+build_streamscope
+gencap_capture
 FILE_BYTES=$(wc -c < "$CAP" | tr -d ' ')
 FILE_PKTS=$(capinfos -c -M "$CAP" 2>/dev/null | awk -F: '/Number of packets/ {gsub(/[^0-9]/, "", $2); print $2}')
 cat "$CAP" > /dev/null   # page cache

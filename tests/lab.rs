@@ -8,20 +8,12 @@ mod common;
 
 use common::{root, tshark_micros};
 use serde_json::Value;
-use std::ops::ControlFlow;
 use streamscope::Config;
 
 /// Runs the pipeline with the lab's collector and returns the lab as JSON.
 fn lab(sample: &str) -> Value {
     let path = root().join("samples").join(sample);
-    let mut engine = streamscope::Engine::new(Config::default());
-    streamscope::lab::enable(&mut engine);
-    let summary = streamscope::capture::file::read_path(path.to_str().unwrap(), |p| {
-        engine.process(p);
-        ControlFlow::Continue(())
-    })
-    .unwrap();
-    engine.finish();
+    let (engine, summary) = common::analyse_prepared(&path, Config::default(), streamscope::lab::enable);
     let report = streamscope::report::json::build(&engine, &summary);
     streamscope::lab::analyse(&engine, &report).to_json()
 }

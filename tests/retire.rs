@@ -13,13 +13,7 @@ use std::process::Command;
 /// Runs the library on a capture with the given flow limits; the report and the flow table's
 /// spilled bytes.
 fn analyse_with(path: &Path, flows: streamscope::flow::FlowLimits) -> (serde_json::Value, u64) {
-    let mut engine = streamscope::Engine::new(streamscope::Config { flows, ..Default::default() });
-    let summary = streamscope::capture::file::read_path(path.to_str().unwrap(), |p| {
-        engine.process(p);
-        std::ops::ControlFlow::Continue(())
-    })
-    .unwrap();
-    engine.finish();
+    let (engine, summary) = common::analyse(path, streamscope::Config { flows, ..Default::default() });
     let spilled = engine.flows.ended_footprint().1;
     (streamscope::report::json::build(&engine, &summary), spilled)
 }

@@ -22,14 +22,7 @@ fn model(sample: &str) -> (Model, serde_json::Value) {
 /// A model with the latency lab attached, as the UI builds it.
 fn lab_model(sample: &str) -> (Model, serde_json::Value) {
     let path = root().join("samples").join(sample);
-    let mut engine = streamscope::Engine::new(Config::default());
-    streamscope::lab::enable(&mut engine);
-    let summary = streamscope::capture::file::read_path(path.to_str().unwrap(), |p| {
-        engine.process(p);
-        std::ops::ControlFlow::Continue(())
-    })
-    .unwrap();
-    engine.finish();
+    let (engine, summary) = common::analyse_prepared(&path, Config::default(), streamscope::lab::enable);
     let mut report = streamscope::report::json::build(&engine, &summary);
     streamscope::lab::attach(&engine, &mut report);
     (Model::new(sample, &report, engine.app.timeline.events()), report)

@@ -15,14 +15,7 @@ use streamscope::Config;
 
 fn state(sample: &str) -> State {
     let path = root().join("samples").join(sample);
-    let mut engine = streamscope::Engine::new(Config::default());
-    streamscope::lab::enable(&mut engine);
-    let summary = streamscope::capture::file::read_path(path.to_str().unwrap(), |p| {
-        engine.process(p);
-        std::ops::ControlFlow::Continue(())
-    })
-    .unwrap();
-    engine.finish();
+    let (engine, summary) = common::analyse_prepared(&path, Config::default(), streamscope::lab::enable);
     let mut report = streamscope::report::json::build(&engine, &summary);
     streamscope::lab::attach(&engine, &mut report);
     let mut model = Model::new(sample, &report, engine.app.timeline.events());

@@ -21,7 +21,14 @@ pub fn shared_captures() -> Option<PathBuf> {
 
 /// Runs the whole pipeline over a capture file.
 pub fn analyse(path: &Path, cfg: Config) -> (Engine, SourceSummary) {
+    analyse_prepared(path, cfg, |_| {})
+}
+
+/// [`analyse`] with `prepare` applied to the engine before the first packet (e.g. the lab's
+/// collector).
+pub fn analyse_prepared(path: &Path, cfg: Config, prepare: impl FnOnce(&mut Engine)) -> (Engine, SourceSummary) {
     let mut engine = Engine::new(cfg);
+    prepare(&mut engine);
     let summary = file::read_path(path.to_str().unwrap(), |p| {
         engine.process(p);
         ControlFlow::Continue(())
